@@ -1,0 +1,234 @@
+// Package beater is eventsapibeat's libbeat Beater: it reads the
+// configuration, checks each enabled stream (token, feature, state file),
+// starts one generic stream worker per stream that can run, and stops them
+// cleanly. A stream that cannot run is reported and skipped; the beat fails
+// only when no stream can run.
+package beater
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elastic/beats/v7/libbeat/beat"
+	conf "github.com/elastic/elastic-agent-libs/config"
+	"github.com/elastic/elastic-agent-libs/logp"
+	"github.com/elastic/elastic-agent-libs/monitoring"
+
+	"github.com/eventsapibeat/eventsapibeat/config"
+	"github.com/eventsapibeat/eventsapibeat/internal/eventsapi"
+	"github.com/eventsapibeat/eventsapibeat/internal/state"
+	"github.com/eventsapibeat/eventsapibeat/internal/stream"
+	"github.com/eventsapibeat/eventsapibeat/module"
+	"github.com/eventsapibeat/eventsapibeat/module/all"
+)
+
+// Name is the beat's name: config file, keystore, index prefix, logger.
+const Name = "eventsapibeat"
+
+// Version is the beat's version, reported by `version` and in agent.version.
+const Version = "3.0.0"
+
+// dataWindow is how far back the Events API keeps data.
+const dataWindow = 120 * 24 * time.Hour
+
+// Beater runs the enabled streams.
+type Beater struct {
+	log     *logp.Logger
+	workers []*stream.Worker
+	streams []string // keys of the streams that run
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// New is the beat.Creator. It runs for `run` and for `test config`, so every
+// configuration, token and state problem is reported here, one line each.
+func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
+	logger := b.Info.Logger
+	if logger == nil {
+		logger = logp.NewLogger(Name)
+	}
+	logger = logger.Named(Name)
+
+	types := all.Types()
+	specs := make([]config.StreamSpec, len(types))
+	for i, t := range types {
+		specs[i] = config.StreamSpec{EventType: t.Name, Key: t.ConfigKey}
+	}
+	cfg, err := config.Load(raw, specs)
+	if err != nil {
+		return nil, err
+	}
+	httpClient, err := cfg.Transport.Client()
+	if err != nil {
+		return nil, fmt.Errorf("eventsapibeat: HTTP client settings (ssl, proxy_url, timeout): %w", err)
+	}
+
+	var reg *monitoring.Registry
+	if b.Monitoring.StatsRegistry() != nil {
+		reg = b.Monitoring.StatsRegistry().GetOrCreateRegistry(Name)
+	}
+
+	bt := &Beater{log: logger}
+	bt.ctx, bt.cancel = context.WithCancel(context.Background())
+	var problems []string
+	seenState := map[string]string{}
+	for i, t := range types {
+		s := cfg.Streams[i]
+		if !s.Enabled {
+			continue
+		}
+		wc, err := prepare(cfg, s, t, httpClient, logger, time.Now())
+		if err != nil {
+			problems = append(problems, err.Error())
+			logger.Errorf("stream %s will not run: %v", s.Key, err)
+			continue
+		}
+		if other, dup := seenState[wc.StatePath]; dup {
+			return nil, fmt.Errorf("eventsapibeat.%s.cursor_state_file: %s is also the state file of eventsapibeat.%s; each stream needs its own", s.Key, wc.StatePath, other)
+		}
+		seenState[wc.StatePath] = s.Key
+		if reg != nil {
+			wc.Metrics = stream.NewMetrics(reg.GetOrCreateRegistry(s.Key))
+		}
+		bt.workers = append(bt.workers, stream.New(wc))
+		bt.streams = append(bt.streams, s.Key)
+	}
+	if len(bt.workers) == 0 {
+		return nil, fmt.Errorf("no stream can run: %s", strings.Join(problems, "; "))
+	}
+	return bt, nil
+}
+
+// prepare checks one enabled stream and builds its worker configuration.
+func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http.Client, logger *logp.Logger, now time.Time) (stream.Config, error) {
+	setting := "eventsapibeat." + s.Key
+	if s.AuthTokenErr != nil {
+		return stream.Config{}, fmt.Errorf("%s.auth_token: cannot be read (%w); if it refers to a ${VARIABLE}, set it in the environment or add it with `eventsapibeat keystore add`", setting, s.AuthTokenErr)
+	}
+	if strings.TrimSpace(s.AuthToken) == "" {
+		return stream.Config{}, fmt.Errorf("%s.auth_token: missing; set the Events Reporting bearer token (for example auth_token: ${%s_TOKEN}, from the keystore or the environment)", setting, strings.ToUpper(s.Key))
+	}
+	token, err := eventsapi.ParseToken(s.AuthToken)
+	if err != nil {
+		return stream.Config{}, fmt.Errorf("%s.auth_token: %w", setting, err)
+	}
+	if !token.HasFeature(t.Name) {
+		have := "none"
+		if len(token.Features) > 0 {
+			have = strings.Join(token.Features, ", ")
+		}
+		return stream.Config{}, fmt.Errorf("%s.auth_token: the token lacks the %s feature (it has: %s); issue a token with this event type enabled", setting, t.Name, have)
+	}
+	if token.Expired(now) {
+		return stream.Config{}, fmt.Errorf("%s.auth_token: the token expired at %s; issue a new token", setting, token.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+
+	baseURL := cfg.StreamURL(s)
+	if baseURL == "" {
+		if baseURL, err = token.BaseURL(); err != nil {
+			return stream.Config{}, fmt.Errorf("%s.auth_token: %w", setting, err)
+		}
+	}
+	if strings.HasPrefix(baseURL, "http://") {
+		logger.Warnf("stream %s: the Events API URL %s is plain http; the token travels unencrypted (use this only for local testing)", s.Key, baseURL)
+	}
+
+	start, err := eventsapi.ParseResetCursor(s.StartingCursor)
+	if err != nil {
+		return stream.Config{}, fmt.Errorf("%s.starting_cursor: %w", setting, err)
+	}
+	if strings.TrimSpace(s.StartingCursor) == "" {
+		// The whole data window, in the largest pages.
+		from := now.Add(-dataWindow).UTC()
+		start = eventsapi.ResetCursor{Limit: config.DefaultLimit, StartTime: &from}
+	}
+
+	// Relative paths resolve against the working directory, as in 2.x.
+	statePath, err := filepath.Abs(s.CursorStateFile)
+	if err != nil {
+		return stream.Config{}, fmt.Errorf("%s.cursor_state_file: %w", setting, err)
+	}
+	version, explicit := cfg.StreamAPIVersion(s)
+	resume, err := loadState(statePath, t.Name)
+	if err != nil {
+		return stream.Config{}, fmt.Errorf("%s.cursor_state_file: %w", setting, err)
+	}
+	if resume != nil && resume.APIVersion != "" && resume.APIVersion != version {
+		if explicit {
+			return stream.Config{}, fmt.Errorf("%s.cursor_state_file: %s holds a cursor of API %s but api_version is %s; set api_version: %s to continue from it, or move the file away and set starting_cursor to restart from a time", setting, statePath, resume.APIVersion, version, resume.APIVersion)
+		}
+		logger.Infof("stream %s: continuing on API %s, the version of the cursor in %s", s.Key, resume.APIVersion, statePath)
+		version = resume.APIVersion
+	}
+	if err := state.CheckWritable(statePath); err != nil {
+		return stream.Config{}, fmt.Errorf("%s.cursor_state_file: %w", setting, err)
+	}
+
+	userAgent := Name + "/" + Version
+	return stream.Config{
+		Key:                s.Key,
+		Type:               t,
+		APIVersion:         version,
+		APIVersionExplicit: explicit,
+		StatePath:          statePath,
+		Resume:             resume,
+		Start:              start,
+		SampleFrequency:    s.SampleFrequency,
+		PreserveOriginal:   cfg.PreserveOriginalEvent,
+		ShutdownTimeout:    cfg.ShutdownTimeout,
+		Logger:             logger,
+		NewFetcher: func(apiVersion string) (stream.Fetcher, error) {
+			return eventsapi.NewClient(eventsapi.Config{
+				BaseURL:    baseURL,
+				Token:      token,
+				Version:    apiVersion,
+				HTTPClient: httpClient,
+				UserAgent:  userAgent,
+			})
+		},
+	}, nil
+}
+
+// loadState reads a stream's state; nil when there is none yet.
+func loadState(path, eventType string) (*state.State, error) {
+	st, err := state.Load(path)
+	if errors.Is(err, state.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st.Stream != "" && st.Stream != eventType {
+		return nil, fmt.Errorf("%s holds the cursor of the %s stream, not %s; give each stream its own cursor_state_file", path, st.Stream, eventType)
+	}
+	return &st, nil
+}
+
+// Streams returns the configuration keys of the streams that will run.
+func (bt *Beater) Streams() []string { return bt.streams }
+
+// Run starts every worker and returns when all have stopped.
+func (bt *Beater) Run(b *beat.Beat) error {
+	bt.log.Infof("%s %s is running with %d stream(s); stop with Ctrl-C", Name, Version, len(bt.workers))
+	var wg sync.WaitGroup
+	for _, w := range bt.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Run(bt.ctx, b.Publisher); err != nil {
+				bt.log.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// Stop asks every worker to stop; Run returns once they have flushed.
+func (bt *Beater) Stop() { bt.cancel() }

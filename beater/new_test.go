@@ -1,0 +1,217 @@
+package beater_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elastic/beats/v7/libbeat/beat"
+	conf "github.com/elastic/elastic-agent-libs/config"
+	"github.com/elastic/elastic-agent-libs/logp"
+
+	"github.com/eventsapibeat/eventsapibeat/beater"
+	"github.com/eventsapibeat/eventsapibeat/internal/simulator"
+)
+
+// TestNew covers what New reports for each enabled stream: a stream that
+// cannot work is skipped with a one-line reason naming its setting, the
+// others run, and New fails only when no stream can run.
+func TestNew(t *testing.T) {
+	sim, err := simulator.New(simulator.Config{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	issue := func(opts simulator.TokenOptions) string {
+		tok, err := sim.IssueToken(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	allFeatures := issue(simulator.TokenOptions{Features: []string{"signinattempts", "itemusages", "auditevents"}})
+	signinOnly := issue(simulator.TokenOptions{Features: []string{"signinattempts"}})
+	expired := issue(simulator.TokenOptions{Features: []string{"itemusages"}, IssuedAt: time.Now().Add(-48 * time.Hour), ExpiresAt: time.Now().Add(-time.Hour)})
+	hs256 := issue(simulator.TokenOptions{Features: []string{"itemusages"}, Alg: "HS256"})
+
+	type streamCfg = map[string]any
+	cases := []struct {
+		name    string
+		setup   func(dir string) // prepares files in dir
+		streams map[string]streamCfg
+		extra   map[string]any
+		// wantRun lists the streams that run; empty means New must fail
+		// with an error containing every wantErr substring.
+		wantRun []string
+		wantErr []string
+	}{
+		{
+			name:    "all good",
+			streams: map[string]streamCfg{"signin_attempts": {"auth_token": allFeatures}, "item_usages": {"auth_token": allFeatures}},
+			wantRun: []string{"signin_attempts", "item_usages"},
+		},
+		{
+			name:    "token lacking a feature stops only its stream",
+			streams: map[string]streamCfg{"signin_attempts": {"auth_token": signinOnly}, "item_usages": {"auth_token": signinOnly}},
+			wantRun: []string{"signin_attempts"},
+		},
+		{
+			name:    "missing token",
+			streams: map[string]streamCfg{"item_usages": {}},
+			wantErr: []string{"eventsapibeat.item_usages.auth_token: missing"},
+		},
+		{
+			name:    "token not a JWT",
+			streams: map[string]streamCfg{"item_usages": {"auth_token": "not-a-token"}},
+			wantErr: []string{"eventsapibeat.item_usages.auth_token", "JWT"},
+		},
+		{
+			name:    "token with another algorithm",
+			streams: map[string]streamCfg{"item_usages": {"auth_token": hs256}},
+			wantErr: []string{"eventsapibeat.item_usages.auth_token", "ES256"},
+		},
+		{
+			name:    "token lacking the feature",
+			streams: map[string]streamCfg{"audit_events": {"auth_token": signinOnly}},
+			wantErr: []string{"eventsapibeat.audit_events.auth_token", "lacks the auditevents feature", "signinattempts"},
+		},
+		{
+			name:    "expired token",
+			streams: map[string]streamCfg{"item_usages": {"auth_token": expired}},
+			wantErr: []string{"eventsapibeat.item_usages.auth_token", "expired"},
+		},
+		{
+			name:    "bad starting_cursor JSON",
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures, "starting_cursor": `{ "limit": 1000, `}},
+			wantErr: []string{"eventsapibeat.item_usages.starting_cursor"},
+		},
+		{
+			name:    "starting_cursor limit out of range",
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures, "starting_cursor": `{ "limit": 5000 }`}},
+			wantErr: []string{"eventsapibeat.item_usages.starting_cursor", "limit"},
+		},
+		{
+			name:    "sample_frequency below one second",
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures, "sample_frequency": "10ms"}},
+			wantErr: []string{"eventsapibeat.item_usages.sample_frequency"},
+		},
+		{
+			name:    "unwritable state path",
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures, "cursor_state_file": "no/such/dir/x.state"}},
+			wantErr: []string{"eventsapibeat.item_usages.cursor_state_file"},
+		},
+		{
+			name: "corrupt state file",
+			setup: func(dir string) {
+				os.WriteFile(filepath.Join(dir, "itemusages.state"), []byte(`{"cursor": "abc`), 0o600)
+			},
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures}, "signin_attempts": {"auth_token": allFeatures}},
+			wantRun: []string{"signin_attempts"},
+		},
+		{
+			name: "corrupt state file, only stream",
+			setup: func(dir string) {
+				os.WriteFile(filepath.Join(dir, "itemusages.state"), []byte(`{"cursor": "abc`), 0o600)
+			},
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures}},
+			wantErr: []string{"eventsapibeat.item_usages.cursor_state_file", "unusable", "move the file away"},
+		},
+		{
+			name: "state of another stream",
+			setup: func(dir string) {
+				os.WriteFile(filepath.Join(dir, "itemusages.state"), []byte(`{"format":"eventsapibeat/3","stream":"auditevents","api_version":"v2","cursor":"x"}`), 0o600)
+			},
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures}},
+			wantErr: []string{"eventsapibeat.item_usages.cursor_state_file", "auditevents"},
+		},
+		{
+			name: "state of another API version, version set explicitly",
+			setup: func(dir string) {
+				os.WriteFile(filepath.Join(dir, "itemusages.state"), []byte(`{"format":"eventsapibeat/3","stream":"itemusages","api_version":"v1","cursor":"x"}`), 0o600)
+			},
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures}},
+			extra:   map[string]any{"api_version": "v2"},
+			wantErr: []string{"api_version", "v1"},
+		},
+		{
+			name: "state of another API version, version by default: the state's is used",
+			setup: func(dir string) {
+				os.WriteFile(filepath.Join(dir, "itemusages.state"), []byte(`{"format":"eventsapibeat/3","stream":"itemusages","api_version":"v1","cursor":"x"}`), 0o600)
+			},
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures}},
+			wantRun: []string{"item_usages"},
+		},
+		{
+			name:    "two streams share a state file",
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures, "cursor_state_file": "same.state"}, "audit_events": {"auth_token": allFeatures, "cursor_state_file": "same.state"}},
+			wantErr: []string{"cursor_state_file", "also the state file"},
+		},
+		{
+			name:    "unresolvable variable as token",
+			streams: map[string]streamCfg{"item_usages": {"auth_token": "${EVENTSAPIBEAT_TEST_UNSET_VARIABLE}"}},
+			wantErr: []string{"eventsapibeat.item_usages.auth_token"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			t.Chdir(dir) // relative state paths resolve against the working directory
+			if tc.setup != nil {
+				tc.setup(dir)
+			}
+			section := map[string]any{"url": "http://127.0.0.1:1"}
+			for k, v := range tc.extra {
+				section[k] = v
+			}
+			for key, sc := range tc.streams {
+				s := map[string]any{"enabled": true, "cursor_state_file": filepath.Join(dir, strings.ReplaceAll(key, "_", "")+".state")}
+				for k, v := range sc {
+					s[k] = v
+				}
+				section[key] = s
+			}
+			b := &beat.Beat{Info: beat.Info{Beat: beater.Name, Logger: logp.NewNopLogger()}, Monitoring: beat.NewMonitoring()}
+			bt, err := beater.New(b, conf.MustNewConfigFrom(section))
+			if len(tc.wantRun) == 0 {
+				if err == nil {
+					t.Fatal("New succeeded, want an error")
+				}
+				for _, want := range tc.wantErr {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not contain %q", err, want)
+					}
+				}
+				if strings.Contains(err.Error(), "\n") {
+					t.Errorf("error is not one line: %q", err)
+				}
+				for _, tok := range []string{allFeatures, signinOnly, expired, hs256} {
+					if strings.Contains(err.Error(), tok) {
+						t.Fatal("the error contains a token")
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			got := bt.(*beater.Beater).Streams()
+			if !sameSet(got, tc.wantRun) {
+				t.Fatalf("running streams = %v, want %v", got, tc.wantRun)
+			}
+		})
+	}
+}
+
+func sameSet(a, b []string) bool {
+	m := func(s []string) map[string]bool {
+		out := map[string]bool{}
+		for _, v := range s {
+			out[v] = true
+		}
+		return out
+	}
+	return reflect.DeepEqual(m(a), m(b))
+}

@@ -1,0 +1,245 @@
+// Package config holds the eventsapibeat: section of eventsapibeat.yml.
+//
+// The schema is a superset of 1Password's eventsapibeat 2.x: every 2.x file
+// (insecure_skip_verify plus one section per stream with enabled, auth_token,
+// sample_frequency, cursor_state_file and starting_cursor) keeps working
+// unchanged. The stream sections are not hard-coded: one is read for each
+// event type the beat knows (module/all), under that type's config key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	conf "github.com/elastic/elastic-agent-libs/config"
+	"github.com/elastic/elastic-agent-libs/transport/httpcommon"
+	"github.com/elastic/elastic-agent-libs/transport/tlscommon"
+)
+
+// API versions the beat speaks.
+const (
+	APIv1 = "v1"
+	APIv2 = "v2"
+)
+
+// MinSampleFrequency is the shortest poll interval accepted, as in 2.x.
+const MinSampleFrequency = time.Second
+
+// DefaultLimit is the page size asked for when starting_cursor does not say:
+// the API's maximum, so a backfill costs the fewest requests.
+const DefaultLimit = 1000
+
+// Config is the eventsapibeat: section.
+type Config struct {
+	// InsecureSkipVerify is the 2.x setting; it maps to ssl.verification_mode: none.
+	InsecureSkipVerify bool `config:"insecure_skip_verify"`
+	// URL overrides the API base URL for every stream. Empty: https:// + the
+	// token's aud[0] host, which is how the region is chosen.
+	URL string `config:"url"`
+	// APIVersion is v2 or v1. Empty means v2, except that a stream whose
+	// state file records another version keeps that version (see the
+	// stream worker); set explicitly, a mismatch with the state is an error.
+	APIVersion string `config:"api_version"`
+	// PreserveOriginalEvent copies the raw API item into event.original
+	// (Elastic's preserve_original_event).
+	PreserveOriginalEvent bool `config:"preserve_original_event"`
+	// ShutdownTimeout bounds how long a stop waits for the output to
+	// acknowledge in-flight events before writing the last cursor.
+	ShutdownTimeout time.Duration `config:"shutdown_timeout" validate:"min=0"`
+	// Transport: ssl.*, timeout, proxy_url, ... as every libbeat HTTP client.
+	Transport httpcommon.HTTPTransportSettings `config:",inline"`
+
+	// Streams holds one entry per known event type, in the order given to
+	// Load, whether or not the section is present in the file.
+	Streams []Stream `config:"-"`
+}
+
+// Stream is one stream's section (signin_attempts, item_usages, audit_events, ...).
+type Stream struct {
+	// Key is the section's name, e.g. "signin_attempts". Set by Load.
+	Key string `config:"-"`
+	// Present is true when the section exists in the configuration.
+	Present bool `config:"-"`
+
+	Enabled bool `config:"enabled"`
+	// AuthToken is read apart from the rest of the section: a token that
+	// cannot be resolved (an unset ${VAR}, a missing keystore key) stops
+	// only its own stream, not the beat.
+	AuthToken string `config:"-"`
+	// AuthTokenErr is why auth_token could not be read, if it could not.
+	AuthTokenErr    error         `config:"-"`
+	SampleFrequency time.Duration `config:"sample_frequency"`
+	CursorStateFile string        `config:"cursor_state_file"`
+	StartingCursor  string        `config:"starting_cursor"`
+	// URL overrides eventsapibeat.url for this stream.
+	URL string `config:"url"`
+	// APIVersion overrides eventsapibeat.api_version for this stream.
+	APIVersion string `config:"api_version"`
+}
+
+// DefaultStream returns the defaults of a stream section. As in 2.x a stream
+// is off unless enabled; its state file is named after the event type.
+func DefaultStream(eventType string) Stream {
+	return Stream{
+		Enabled:         false,
+		SampleFrequency: 10 * time.Second,
+		CursorStateFile: "eventsapibeat_" + eventType + ".state",
+	}
+}
+
+// StreamSpec names a stream section to read: the event type and its key.
+type StreamSpec struct {
+	EventType string // e.g. "signinattempts"
+	Key       string // e.g. "signin_attempts"
+}
+
+// Load unpacks and validates the eventsapibeat: section. Errors name the
+// setting, e.g. "eventsapibeat.item_usages.sample_frequency: ...".
+func Load(raw *conf.C, specs []StreamSpec) (Config, error) {
+	c := Config{
+		Transport:       httpcommon.DefaultHTTPTransportSettings(),
+		ShutdownTimeout: 5 * time.Second,
+	}
+	if raw == nil {
+		raw = conf.NewConfig()
+	}
+	if err := raw.Unpack(&c); err != nil {
+		return Config{}, fmt.Errorf("eventsapibeat: %w", err)
+	}
+	if err := c.validateGlobal(); err != nil {
+		return Config{}, err
+	}
+	for _, spec := range specs {
+		s := DefaultStream(spec.EventType)
+		s.Key = spec.Key
+		if raw.HasField(spec.Key) {
+			s.Present = true
+			sub, err := raw.Child(spec.Key, -1)
+			if err != nil {
+				return Config{}, fmt.Errorf("eventsapibeat.%s: %w", spec.Key, err)
+			}
+			if err := sub.Unpack(&s); err != nil {
+				return Config{}, fmt.Errorf("eventsapibeat.%s: %w", spec.Key, err)
+			}
+			if sub.HasField("auth_token") {
+				s.AuthToken, s.AuthTokenErr = sub.String("auth_token", -1)
+			}
+		}
+		if err := s.validate(); err != nil {
+			return Config{}, err
+		}
+		c.Streams = append(c.Streams, s)
+	}
+	if len(c.EnabledStreams()) == 0 {
+		keys := make([]string, 0, len(specs))
+		for _, spec := range specs {
+			keys = append(keys, spec.Key)
+		}
+		return Config{}, fmt.Errorf("eventsapibeat: no stream is enabled; set enabled: true under one of eventsapibeat.%s", strings.Join(keys, ", eventsapibeat."))
+	}
+	return c, nil
+}
+
+// EnabledStreams returns the streams with enabled: true.
+func (c Config) EnabledStreams() []Stream {
+	var out []Stream
+	for _, s := range c.Streams {
+		if s.Enabled {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// StreamURL is the base URL override that applies to s ("" when none).
+func (c Config) StreamURL(s Stream) string {
+	if s.URL != "" {
+		return s.URL
+	}
+	return c.URL
+}
+
+// StreamAPIVersion is the API version that applies to s and whether the user
+// chose it explicitly (rather than taking the v2 default).
+func (c Config) StreamAPIVersion(s Stream) (version string, explicit bool) {
+	switch {
+	case s.APIVersion != "":
+		return s.APIVersion, true
+	case c.APIVersion != "":
+		return c.APIVersion, true
+	default:
+		return APIv2, false
+	}
+}
+
+func (c *Config) validateGlobal() error {
+	if err := validateAPIVersion("eventsapibeat.api_version", c.APIVersion); err != nil {
+		return err
+	}
+	if err := validateURL("eventsapibeat.url", c.URL); err != nil {
+		return err
+	}
+	if c.InsecureSkipVerify {
+		// The 2.x flag is expressed with libbeat's own TLS settings, so that
+		// one code path builds every HTTP client.
+		applyInsecure(&c.Transport)
+	}
+	return nil
+}
+
+func (s *Stream) validate() error {
+	if err := validateAPIVersion("eventsapibeat."+s.Key+".api_version", s.APIVersion); err != nil {
+		return err
+	}
+	if err := validateURL("eventsapibeat."+s.Key+".url", s.URL); err != nil {
+		return err
+	}
+	if !s.Enabled {
+		return nil
+	}
+	if s.SampleFrequency < MinSampleFrequency {
+		return fmt.Errorf("eventsapibeat.%s.sample_frequency: %s is less than the minimum of %s", s.Key, s.SampleFrequency, MinSampleFrequency)
+	}
+	if strings.TrimSpace(s.CursorStateFile) == "" {
+		return fmt.Errorf("eventsapibeat.%s.cursor_state_file: must not be empty", s.Key)
+	}
+	return nil
+}
+
+func validateAPIVersion(setting, v string) error {
+	switch v {
+	case "", APIv1, APIv2:
+		return nil
+	default:
+		return fmt.Errorf("%s: %q is not a supported API version; use v2 or v1", setting, v)
+	}
+}
+
+func validateURL(setting, raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", setting, errors.Unwrap(err))
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%s: %q must be an absolute http:// or https:// URL", setting, raw)
+	}
+	return nil
+}
+
+// applyInsecure turns insecure_skip_verify into ssl.verification_mode: none
+// (full is the zero value, so an explicit "full" cannot be told apart; the
+// 2.x flag wins, as it did in 2.x).
+func applyInsecure(t *httpcommon.HTTPTransportSettings) {
+	if t.TLS == nil {
+		t.TLS = &tlscommon.Config{}
+	}
+	if t.TLS.VerificationMode == tlscommon.VerifyFull {
+		t.TLS.VerificationMode = tlscommon.VerifyNone
+	}
+}

@@ -1,0 +1,220 @@
+// Package state persists a stream's position in the Events API: the cursor
+// of the last page whose events the output acknowledged.
+//
+// The file is one line of JSON, written atomically (temp file, fsync,
+// rename, fsync of the directory) with mode 0600, so a crash leaves either
+// the old or the new cursor, never a mix. It also reads the history files of
+// 1Password's eventsapibeat 2.x, whose last line is the request body
+// { "cursor": "..." }, so users switching beats continue where they were.
+//
+// A file that cannot be understood is an error that says how to recover;
+// it is never silently replaced by the starting cursor.
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Format identifies files written by this beat.
+const Format = "eventsapibeat/3"
+
+// State is what a stream persists.
+type State struct {
+	Format string `json:"format,omitempty"`
+	// Stream is the event type the cursor belongs to ("signinattempts").
+	Stream string `json:"stream,omitempty"`
+	// APIVersion is the API version that issued the cursor ("v1", "v2").
+	// Empty for files written by eventsapibeat 2.x (which only spoke v1).
+	APIVersion string `json:"api_version,omitempty"`
+	// Cursor is the opaque API cursor to continue from.
+	Cursor string `json:"cursor"`
+	// LastEventTime is the timestamp of the newest acknowledged event.
+	LastEventTime time.Time `json:"last_event_time,omitzero"`
+	// UpdatedAt is when the state was written.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// Legacy reports whether the state came from an eventsapibeat 2.x file.
+func (s State) Legacy() bool { return s.Format == "" }
+
+// ErrNotExist is returned by Load when there is no state yet.
+var ErrNotExist = errors.New("no state file")
+
+// CorruptError says a state file exists but cannot be used.
+type CorruptError struct {
+	Path   string
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("state file %s is unusable: %s; to start again from starting_cursor, move the file away (keep it for support) and restart", e.Path, e.Reason)
+}
+
+// maxFileSize bounds what Load reads: 2.x history files roll at 200 kB.
+const maxFileSize = 4 << 20
+
+// Load reads the state at path. It returns ErrNotExist when the file does not
+// exist, and a *CorruptError when it exists but holds no usable cursor.
+// An empty file is what eventsapibeat 2.x leaves when it never got a cursor
+// (it created the file at start); it also means "no state yet".
+func Load(path string) (State, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return State{}, ErrNotExist
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("reading state file: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return State{}, fmt.Errorf("reading state file: %w", err)
+	}
+	if info.IsDir() {
+		return State{}, &CorruptError{Path: path, Reason: "it is a directory"}
+	}
+	if info.Size() > maxFileSize {
+		return State{}, &CorruptError{Path: path, Reason: fmt.Sprintf("it is %d bytes, more than a state file can be", info.Size())}
+	}
+	data := make([]byte, info.Size())
+	if _, err := readFull(f, data); err != nil {
+		return State{}, fmt.Errorf("reading state file %s: %w", path, err)
+	}
+	return Parse(path, data)
+}
+
+func readFull(f *os.File, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := f.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Parse decodes the content of a state file; path is only used in errors.
+func Parse(path string, data []byte) (State, error) {
+	line := lastLine(data)
+	if len(line) == 0 {
+		return State{}, ErrNotExist
+	}
+	if !json.Valid(line) {
+		return State{}, &CorruptError{Path: path, Reason: "its last line is not valid JSON (truncated or edited?)"}
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(line, &raw); err != nil {
+		return State{}, &CorruptError{Path: path, Reason: "its last line is not a JSON object"}
+	}
+	var s State
+	if err := json.Unmarshal(line, &s); err != nil {
+		return State{}, &CorruptError{Path: path, Reason: "a field has the wrong type: " + oneLine(err.Error())}
+	}
+	if _, ok := raw["cursor"]; !ok {
+		return State{}, &CorruptError{Path: path, Reason: `its last line has no "cursor"`}
+	}
+	if strings.TrimSpace(s.Cursor) == "" {
+		return State{}, &CorruptError{Path: path, Reason: "its cursor is empty"}
+	}
+	if s.Format != "" && s.Format != Format {
+		return State{}, &CorruptError{Path: path, Reason: fmt.Sprintf("it was written in format %q, which this version does not read", s.Format)}
+	}
+	return s, nil
+}
+
+// lastLine returns the last non-blank line of data, trimmed.
+func lastLine(data []byte) []byte {
+	data = bytes.TrimRight(data, " \t\r\n")
+	if i := bytes.LastIndexAny(data, "\r\n"); i >= 0 {
+		data = data[i+1:]
+	}
+	return bytes.TrimSpace(data)
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+
+// Save writes s to path atomically with mode 0600.
+func Save(path string, s State) error {
+	s.Format = Format
+	line, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encoding state: %w", err)
+	}
+	return WriteFileAtomic(path, append(line, '\n'))
+}
+
+// WriteFileAtomic replaces path with data: a crash at any point leaves
+// either the old file or the new one.
+func WriteFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing state file %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("writing state file %s: %w", path, err)
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("writing state file %s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("syncing state file %s: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("writing state file %s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replacing state file %s: %w", path, err)
+	}
+	// The rename is durable only once the directory entry is synced.
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	removeStaleTemps(path)
+	return nil
+}
+
+// removeStaleTemps deletes temp files a crash between write and rename left
+// behind; they never hold the current state, the renamed file does.
+func removeStaleTemps(path string) {
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*"))
+	for _, m := range matches {
+		_ = os.Remove(m)
+	}
+}
+
+// CheckWritable verifies at start that the state at path can be written:
+// the directory exists and accepts a new file. It writes nothing lasting.
+func CheckWritable(path string) error {
+	dir := filepath.Dir(path)
+	info, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("directory of state file %s: %w", path, err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("directory of state file %s: %s is not a directory", path, dir)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".probe-*")
+	if err != nil {
+		return fmt.Errorf("state file %s is not writable: %w", path, err)
+	}
+	name := tmp.Name()
+	tmp.Close()
+	return os.Remove(name)
+}

@@ -1,0 +1,360 @@
+// Package stream is the one generic worker that serves every event type:
+// it loads the stream's position, fetches pages from the Events API, maps
+// each item to an ECS event with the type's mapper, publishes the events with
+// guaranteed delivery, and persists a page's cursor only after the output has
+// acknowledged every event up to the end of that page.
+//
+// It knows nothing about any one event type (module.Type carries all that),
+// and nothing about HTTP (the Fetcher does).
+package stream
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/elastic/beats/v7/libbeat/beat"
+	"github.com/elastic/beats/v7/libbeat/common/acker"
+	"github.com/elastic/beats/v7/libbeat/common/backoff"
+	"github.com/elastic/elastic-agent-libs/logp"
+	"github.com/elastic/elastic-agent-libs/mapstr"
+
+	"github.com/eventsapibeat/eventsapibeat/internal/eventsapi"
+	"github.com/eventsapibeat/eventsapibeat/internal/state"
+	"github.com/eventsapibeat/eventsapibeat/module"
+)
+
+// Fetcher fetches one page of a type's events. *eventsapi.Client is one.
+type Fetcher interface {
+	Fetch(ctx context.Context, eventType string, req eventsapi.Request) (*eventsapi.Page, error)
+}
+
+// Config is everything a worker needs; the beater builds it from the
+// configuration, the token and the state file.
+type Config struct {
+	// Key is the stream's configuration key, used in every log line and
+	// error ("item_usages").
+	Key  string
+	Type module.Type
+	// NewFetcher returns a fetcher for an API version. The worker asks for a
+	// second version only to continue an eventsapibeat 2.x (v1) cursor that
+	// the configured version rejects.
+	NewFetcher func(apiVersion string) (Fetcher, error)
+	// APIVersion is the version to use; APIVersionExplicit says the user set
+	// it (otherwise a legacy cursor may fall back to v1).
+	APIVersion         string
+	APIVersionExplicit bool
+	// StatePath is the absolute path of the cursor state file.
+	StatePath string
+	// Resume is the loaded state, nil when there is none.
+	Resume *state.State
+	// Start is the ResetCursor used when there is no state.
+	Start eventsapi.ResetCursor
+	// SampleFrequency is the wait between polls once caught up.
+	SampleFrequency time.Duration
+	// PreserveOriginal sets event.original.
+	PreserveOriginal bool
+	// ShutdownTimeout bounds how long a stop waits for in-flight events to
+	// be acknowledged before the last cursor is written.
+	ShutdownTimeout time.Duration
+	Logger          *logp.Logger
+	Metrics         *Metrics
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Retry bounds the backoff between failed requests.
+	RetryInit, RetryMax time.Duration
+}
+
+// Worker runs one stream.
+type Worker struct {
+	cfg     Config
+	log     *logp.Logger
+	commits *committer
+	seq     uint64
+}
+
+// New returns a worker for cfg.
+func New(cfg Config) *Worker {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RetryInit <= 0 {
+		cfg.RetryInit = time.Second
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = 2 * time.Minute
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = logp.NewNopLogger()
+	}
+	return &Worker{
+		cfg:     cfg,
+		log:     cfg.Logger.With("stream", cfg.Key),
+		commits: newCommitter(),
+	}
+}
+
+// Run collects the stream until ctx is cancelled. It returns nil on a clean
+// stop; an error only when the stream cannot run at all.
+func (w *Worker) Run(ctx context.Context, pipeline beat.PipelineConnector) error {
+	client, err := pipeline.ConnectWith(beat.ClientConfig{
+		// Never drop an event after max_retries: its cursor would be
+		// committed although it was not delivered.
+		PublishMode: beat.GuaranteedSend,
+		WaitClose:   w.cfg.ShutdownTimeout,
+		// ConnectionOnly: ACKs that arrive after Close (events the closing
+		// pipeline gave up on) must not advance the cursor.
+		EventListener: acker.ConnectionOnly(acker.EventPrivateReporter(w.onACK)),
+	})
+	if err != nil {
+		return fmt.Errorf("stream %s: connecting to the publisher pipeline: %w", w.cfg.Key, err)
+	}
+	closeClient := sync.OnceFunc(func() {
+		if err := client.Close(); err != nil {
+			w.log.Warnf("closing the publisher client: %v", err)
+		}
+	})
+	// A publish blocked on a full queue (output down) must not keep the
+	// worker from stopping: closing the client releases it.
+	stopClosing := context.AfterFunc(ctx, closeClient)
+	defer stopClosing()
+
+	var loops sync.WaitGroup
+	commitCtx, stopCommits := context.WithCancel(context.Background())
+	loops.Add(1)
+	go func() {
+		defer loops.Done()
+		w.commitLoop(commitCtx)
+	}()
+
+	w.collect(ctx, client)
+
+	// Stop: wait for in-flight events (bounded by WaitClose), then persist
+	// the newest position they made committable.
+	closeClient()
+	stopCommits()
+	loops.Wait()
+	w.commit(w.commits.take())
+	w.log.Infof("stopped; %d event(s) were not acknowledged and will be fetched again after restart", max(w.commits.outstanding(), 0))
+	return nil
+}
+
+// collect is the fetch → map → publish loop.
+func (w *Worker) collect(ctx context.Context, client beat.Client) {
+	version := w.cfg.APIVersion
+	fetcher, err := w.cfg.NewFetcher(version)
+	if err != nil {
+		w.log.Errorf("cannot create the API client: %v", err)
+		return
+	}
+	req := eventsapi.Request{Reset: w.cfg.Start}
+	legacyCursor := false
+	if r := w.cfg.Resume; r != nil {
+		req = eventsapi.Request{Cursor: r.Cursor}
+		legacyCursor = r.Legacy()
+		w.log.Infof("resuming from the cursor in %s (API %s, last event %s)", w.cfg.StatePath, version, formatTime(r.LastEventTime))
+	} else {
+		w.log.Infof("no state in %s; starting from starting_cursor (limit %d, start_time %s)", w.cfg.StatePath, w.cfg.Start.Limit, formatTimePtr(w.cfg.Start.StartTime))
+	}
+
+	retry := backoff.NewEqualJitterBackoff(ctx.Done(), w.cfg.RetryInit, w.cfg.RetryMax)
+	for ctx.Err() == nil {
+		page, err := fetcher.Fetch(ctx, w.cfg.Type.Name, req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			w.cfg.Metrics.RequestErrors.Inc()
+			if legacyCursor && !w.cfg.APIVersionExplicit && version != "v1" && errors.Is(err, eventsapi.ErrBadRequest) {
+				// eventsapibeat 2.x spoke v1; if the v2 endpoint does not take
+				// its cursor, continue that cursor on v1 rather than re-read
+				// or skip anything.
+				w.log.Warnf("the %s endpoint rejected the eventsapibeat 2.x cursor (%v); continuing it on the v1 endpoint. Set api_version: v1 for this stream to keep it so, or move %s away and set starting_cursor to switch to v2 from a chosen time", version, err, w.cfg.StatePath)
+				version = "v1"
+				if fetcher, err = w.cfg.NewFetcher(version); err != nil {
+					w.log.Errorf("cannot create the v1 API client: %v", err)
+					return
+				}
+				legacyCursor = false
+				continue
+			}
+			w.logFetchError(err)
+			if !w.wait(ctx, retry, err) {
+				return
+			}
+			continue
+		}
+		retry.Reset()
+		legacyCursor = false
+		w.cfg.Metrics.Pages.Inc()
+
+		received := w.cfg.Now()
+		w.seq++
+		pos := &position{seq: w.seq, cursor: page.Cursor, apiVersion: version}
+		events := w.mapPage(page, received, pos)
+		if len(events) == 0 {
+			w.commits.emptyPage(pos)
+		} else {
+			w.commits.published(len(events))
+			client.PublishAll(events)
+			w.cfg.Metrics.EventsPublished.Add(uint64(len(events)))
+		}
+		req = eventsapi.Request{Cursor: page.Cursor}
+
+		if !page.HasMore {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(w.cfg.SampleFrequency):
+			}
+		}
+	}
+}
+
+// mapPage maps a page's items; the last event carries the page's position.
+func (w *Worker) mapPage(page *eventsapi.Page, received time.Time, pos *position) []beat.Event {
+	if len(page.Items) == 0 {
+		return nil
+	}
+	opts := module.MapOptions{Received: received, PreserveOriginal: w.cfg.PreserveOriginal}
+	events := make([]beat.Event, len(page.Items))
+	for i, item := range page.Items {
+		ev, err := w.cfg.Type.Map(item, opts)
+		if err != nil {
+			// Not even a JSON object: publish what we have rather than
+			// leave a hole in the audit trail.
+			w.cfg.Metrics.MappingErrors.Inc()
+			w.log.Warnf("item %d of a page is not a JSON object (%v); publishing it with error.message", i, err)
+			ev = unmappable(w.cfg.Type, item, received, err)
+		}
+		events[i] = ev
+	}
+	last := &events[len(events)-1]
+	pos.lastEventTime = last.Timestamp
+	last.Private = pos
+	return events
+}
+
+// unmappable builds the document for an item the type's mapper rejected.
+func unmappable(t module.Type, item []byte, received time.Time, err error) beat.Event {
+	sum := sha256.Sum256(item)
+	return beat.Event{
+		Timestamp: received,
+		Meta: mapstr.M{
+			"_id":        t.Name + "-" + hex.EncodeToString(sum[:]),
+			"event_type": t.Name,
+		},
+		Fields: mapstr.M{
+			"event": mapstr.M{
+				"kind":     "pipeline_error",
+				"module":   "1password",
+				"dataset":  t.Dataset,
+				"created":  received,
+				"original": string(item),
+			},
+			"error": mapstr.M{"message": "item could not be mapped: " + err.Error()},
+		},
+	}
+}
+
+func (w *Worker) onACK(acked int, data []interface{}) {
+	w.cfg.Metrics.EventsAcked.Add(uint64(len(data)))
+	w.commits.acked(acked, data)
+}
+
+// commitLoop persists positions as they become committable.
+func (w *Worker) commitLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.commits.signal:
+			w.commit(w.commits.take())
+		}
+	}
+}
+
+func (w *Worker) commit(p *position) {
+	if p == nil {
+		return
+	}
+	err := state.Save(w.cfg.StatePath, state.State{
+		Stream:        w.cfg.Type.Name,
+		APIVersion:    p.apiVersion,
+		Cursor:        p.cursor,
+		LastEventTime: p.lastEventTime,
+		UpdatedAt:     w.cfg.Now().UTC(),
+	})
+	if err != nil {
+		// The position stays in memory only; the next commit retries the
+		// write. After a crash the stream re-reads from the last written
+		// cursor: at-least-once, never a gap.
+		w.cfg.Metrics.CommitErrors.Inc()
+		w.log.Errorf("cannot persist the cursor: %v", err)
+		return
+	}
+	w.cfg.Metrics.Commits.Inc()
+	if !p.lastEventTime.IsZero() {
+		w.cfg.Metrics.LastEventTime.Set(p.lastEventTime.Unix())
+	}
+}
+
+func (w *Worker) logFetchError(err error) {
+	switch {
+	case errors.Is(err, eventsapi.ErrUnauthorized):
+		w.log.Errorf("the Events API refused the token (%v): it may be revoked or expired, or lack the %s feature; issue a new token with %s enabled and update eventsapibeat.%s.auth_token. Retrying with backoff", err, w.cfg.Type.Name, w.cfg.Type.Name, w.cfg.Key)
+	case errors.Is(err, eventsapi.ErrRateLimited):
+		w.log.Warnf("rate limited by the Events API (%v); waiting before the next request", err)
+	case errors.Is(err, eventsapi.ErrBadRequest):
+		w.log.Errorf("the Events API rejected the request (%v); if this persists, check starting_cursor or move %s away to restart from starting_cursor. Retrying with backoff", err, w.cfg.StatePath)
+	case errors.Is(err, eventsapi.ErrNotFound):
+		w.log.Errorf("the Events API answered 404 (%v): check eventsapibeat.url / eventsapibeat.%s.url. Retrying with backoff", err, w.cfg.Key)
+	default:
+		w.log.Warnf("fetching a page failed (%v); retrying the same page with backoff", err)
+	}
+}
+
+// wait sleeps before the next attempt: Retry-After when the API gave one,
+// else the backoff. It returns false when ctx is done.
+func (w *Worker) wait(ctx context.Context, retry backoff.Backoff, err error) bool {
+	var apiErr *eventsapi.Error
+	if errors.As(err, &apiErr) && apiErr.RetryAfter > 0 {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(apiErr.RetryAfter):
+			return true
+		}
+	}
+	if errors.Is(err, eventsapi.ErrRateLimited) {
+		// No Retry-After: the per-minute window is the documented unit.
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(time.Minute):
+			return true
+		}
+	}
+	return retry.Wait()
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func formatTimePtr(t *time.Time) string {
+	if t == nil {
+		return "API default"
+	}
+	return formatTime(*t)
+}
