@@ -5,6 +5,7 @@ package cmd
 
 import (
 	"flag"
+	"strings"
 
 	"github.com/elastic/beats/v7/libbeat/cfgfile"
 	"github.com/elastic/beats/v7/libbeat/cmd"
@@ -51,20 +52,43 @@ func defaultOverrides() []cfgfile.ConditionalOverride {
 		// libbeat's memory queue holds events up to 10 s before flushing
 		// a small batch; a poll's events should reach the output in about a
 		// second (and so be acknowledged, which advances the cursor).
-		Check:  func(c *conf.C) bool { return !userSet(c, "queue") },
+		Check: func(c *conf.C) bool {
+			return !userSet(c, "queue.mem.flush.timeout") && !userSet(c, "queue.disk")
+		},
 		Config: conf.MustNewConfigFrom(map[string]any{"queue.mem.flush.timeout": "1s"}),
 	}}
 }
 
-// userSet reports whether the configuration file or a -E flag sets key.
+// userSet reports whether the configuration file or a -E flag sets the
+// dotted key.
 func userSet(file *conf.C, key string) bool {
-	if file != nil && file.HasField(key) {
+	if hasPath(file, key) {
 		return true
 	}
 	if f := flag.CommandLine.Lookup("E"); f != nil {
-		if s, ok := f.Value.(*conf.SettingsFlag); ok && s.Config() != nil && s.Config().HasField(key) {
+		if s, ok := f.Value.(*conf.SettingsFlag); ok && hasPath(s.Config(), key) {
 			return true
 		}
+	}
+	return false
+}
+
+// hasPath walks a dotted key through nested settings (HasField looks at one
+// level only).
+func hasPath(c *conf.C, key string) bool {
+	parts := strings.Split(key, ".")
+	for i, p := range parts {
+		if c == nil || !c.HasField(p) {
+			return false
+		}
+		if i == len(parts)-1 {
+			return true
+		}
+		child, err := c.Child(p, -1)
+		if err != nil {
+			return false
+		}
+		c = child
 	}
 	return false
 }

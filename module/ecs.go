@@ -50,6 +50,7 @@ type Mapping struct {
 	problems []string
 	dropped  int
 	uuid     string
+	arena    []member
 }
 
 // Body maps the type-specific part of an item. root is the item with uuid and
@@ -68,22 +69,22 @@ func MapItem(name, dataset string, item []byte, opts MapOptions, body Body) (ev 
 		name: name,
 		opts: opts,
 		raw:  item,
-		op:   mapstr.M{},
+		op:   make(mapstr.M, 16),
 	}
-	event := mapstr.M{
-		"kind":    "event",
-		"module":  ModuleName,
-		"dataset": dataset,
-	}
+	event := make(mapstr.M, 12)
+	event["kind"] = "event"
+	event["module"] = ModuleName
+	event["dataset"] = dataset
 	if !opts.Received.IsZero() {
 		event["created"] = opts.Received
 	}
 	if opts.PreserveOriginal {
 		event["original"] = string(item)
 	}
-	m.fields = mapstr.M{"event": event}
+	m.fields = make(mapstr.M, 12)
+	m.fields["event"] = event
 
-	kv, derr := parseItem(item)
+	kv, derr := parseItem(item, &m.arena)
 	if derr != nil {
 		m.Problemf("item is not a JSON object (%v): %s", derr, snippet(item))
 		return m.finish(opts.Received, ""), fmt.Errorf("%s item is not a JSON object: %w", name, derr)
@@ -202,12 +203,73 @@ func (m *Mapping) Problemf(format string, args ...interface{}) {
 
 // Put sets a document field by dotted path (e.g. "event.action").
 func (m *Mapping) Put(path string, v interface{}) {
-	_, _ = m.fields.Put(path, v)
+	put(m.fields, path, v)
 }
 
 // PutOP sets onepassword.<path>.
 func (m *Mapping) PutOP(path string, v interface{}) {
-	_, _ = m.op.Put(path, v)
+	put(m.op, path, v)
+}
+
+// OP returns the object onepassword.<path> (dotted), creating it.
+func (m *Mapping) OP(path string) mapstr.M {
+	root := m.op
+	for {
+		i := strings.IndexByte(path, '.')
+		if i < 0 {
+			return subMap(root, path)
+		}
+		root = subMap(root, path[:i])
+		path = path[i+1:]
+	}
+}
+
+// put sets root[path] for a dotted path, creating (or replacing scalars
+// with) objects on the way, without allocating for the path itself.
+func put(root mapstr.M, path string, v interface{}) {
+	for {
+		i := strings.IndexByte(path, '.')
+		if i < 0 {
+			root[path] = v
+			return
+		}
+		root = subMap(root, path[:i])
+		path = path[i+1:]
+	}
+}
+
+// subMap returns the object root[key], creating it when absent.
+func subMap(root mapstr.M, key string) mapstr.M {
+	if m, ok := root[key].(mapstr.M); ok {
+		return m
+	}
+	m := make(mapstr.M, 4)
+	root[key] = m
+	return m
+}
+
+// getMap returns the object at the dotted path, if there is one; ok is
+// false when something that is not an object is there.
+func getMap(root mapstr.M, path string) (m mapstr.M, exists, ok bool) {
+	for {
+		i := strings.IndexByte(path, '.')
+		key := path
+		if i >= 0 {
+			key = path[:i]
+		}
+		v, found := root[key]
+		if !found {
+			return nil, false, true
+		}
+		next, isMap := v.(mapstr.M)
+		if !isMap {
+			return nil, true, false
+		}
+		if i < 0 {
+			return next, true, true
+		}
+		root, path = next, path[i+1:]
+	}
 }
 
 // Event returns the event.* object of the document.
@@ -257,15 +319,22 @@ func (m *Mapping) SetUser(p Person) { m.setPerson("user", p) }
 func (m *Mapping) SetTargetUser(p Person) { m.setPerson("user.target", p) }
 
 func (m *Mapping) setPerson(prefix string, p Person) {
+	if p.IsZero() {
+		return
+	}
+	u := subMap(m.fields, "user")
+	if prefix != "user" {
+		u = subMap(u, "target")
+	}
 	if p.ID != "" {
-		m.Put(prefix+".id", p.ID)
+		u["id"] = p.ID
 	}
 	if p.Email != "" {
-		m.Put(prefix+".email", p.Email)
+		u["email"] = p.Email
 	}
 	if p.Name != "" {
-		m.Put(prefix+".full_name", p.Name)
-		m.Put(prefix+".name", p.Name)
+		u["full_name"] = p.Name
+		u["name"] = p.Name
 	}
 }
 
@@ -563,7 +632,7 @@ func (o Object) Obj(key string) (Object, bool) {
 		return Object{}, false
 	}
 	if raw[0] == '{' {
-		if kv, err := splitObject(raw); err == nil {
+		if kv, err := splitObject(raw, &o.m.arena); err == nil {
 			return Object{m: o.m, path: o.at(key), key: key, kv: kv}, true
 		}
 	}
@@ -583,13 +652,16 @@ func (o Object) Person() Person {
 // CopyStrings copies each present key as a string to onepassword.<dst>.<key>
 // (dst "" = onepassword.<key>).
 func (o Object) CopyStrings(dst string, keys ...string) {
+	var target mapstr.M
 	for _, k := range keys {
 		if s, ok := o.Str(k); ok {
-			if dst == "" {
-				o.m.op[k] = s
-			} else {
-				o.m.PutOP(dst+"."+k, s)
+			if target == nil {
+				target = o.m.op
+				if dst != "" {
+					target = subMap(o.m.op, dst)
+				}
 			}
+			target[k] = s
 		}
 	}
 }
@@ -604,13 +676,14 @@ func (o Object) Rest(dst string) {
 	}
 	target := o.m.op
 	if dst != "" {
-		sub, err := o.m.op.GetValue(dst)
-		if m, ok := sub.(mapstr.M); err == nil && ok {
-			target = m
-		} else if err != nil {
-			target = mapstr.M{}
+		sub, exists, ok := getMap(o.m.op, dst)
+		switch {
+		case ok && exists:
+			target = sub
+		case ok:
+			target = make(mapstr.M, 4)
 			o.m.PutOP(dst, target)
-		} else {
+		default:
 			// dst holds a scalar already: nothing sensible to merge into.
 			for i := range o.kv {
 				if !o.kv[i].taken {
@@ -742,7 +815,7 @@ func (m *Mapping) unknownValue(raw json.RawMessage, apiPath, opPath string, dept
 			m.Problemf("%s: nested too deep, kept as JSON text", apiPath)
 			return compactText(raw), true
 		}
-		kv, err := splitObject(raw)
+		kv, err := splitObject(raw, nil)
 		if err != nil {
 			return compactText(raw), true
 		}

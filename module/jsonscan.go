@@ -41,7 +41,7 @@ func (mb *member) is(k string) bool {
 var errSyntax = errors.New("invalid JSON")
 
 // parseItem validates an item and splits it as an object.
-func parseItem(b []byte) ([]member, error) {
+func parseItem(b []byte, arena *[]member) ([]member, error) {
 	if !json.Valid(b) {
 		var v json.RawMessage
 		if err := json.Unmarshal(b, &v); err != nil {
@@ -56,16 +56,34 @@ func parseItem(b []byte) ([]member, error) {
 	if b[i] != '{' {
 		return nil, fmt.Errorf("a JSON %s", kindOf(b[i:]))
 	}
-	return splitObject(b)
+	return splitObject(b, arena)
 }
 
-// splitObject splits a JSON object known to be valid into its members.
-func splitObject(b []byte) ([]member, error) {
+// splitObject splits a JSON object known to be valid into its members. The
+// members are appended to *arena (when not nil), one allocation serving all
+// the objects of an item; the result is capped so that it never overlaps
+// what is appended later.
+func splitObject(b []byte, arena *[]member) (out []member, err error) {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil, errSyntax
 	}
-	out := make([]member, 0, 16)
+	var start int
+	if arena != nil {
+		if *arena == nil {
+			*arena = make([]member, 0, 48)
+		}
+		start = len(*arena)
+		out = (*arena)[start:start]
+		defer func() {
+			if err == nil {
+				*arena = append((*arena)[:start], out...)
+				out = (*arena)[start:len(*arena):len(*arena)]
+			}
+		}()
+	} else {
+		out = make([]member, 0, 8)
+	}
 	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return out, nil

@@ -172,14 +172,17 @@ func personDetails(m *module.Mapping, root module.Object, key string) (module.Pe
 		return module.Person{}, false
 	}
 	p := d.Person()
-	if p.ID != "" {
-		m.PutOP(key+".uuid", p.ID)
-	}
-	if p.Name != "" {
-		m.PutOP(key+".name", p.Name)
-	}
-	if p.Email != "" {
-		m.PutOP(key+".email", p.Email)
+	if !p.IsZero() {
+		op := m.OP(key)
+		if p.ID != "" {
+			op["uuid"] = p.ID
+		}
+		if p.Name != "" {
+			op["name"] = p.Name
+		}
+		if p.Email != "" {
+			op["email"] = p.Email
+		}
 	}
 	d.Rest(key)
 	return p, true
