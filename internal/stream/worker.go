@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,9 +29,12 @@ import (
 	"github.com/eventsapibeat/eventsapibeat/module"
 )
 
-// Fetcher fetches one page of a type's events. *eventsapi.Client is one.
+// Fetcher fetches one page of a type's events and describes its token.
+// *eventsapi.Client is one.
 type Fetcher interface {
 	Fetch(ctx context.Context, eventType string, req eventsapi.Request) (*eventsapi.Page, error)
+	Introspect(ctx context.Context) (*eventsapi.Introspection, error)
+	BaseURL() string
 }
 
 // Config is everything a worker needs; the beater builds it from the
@@ -163,6 +167,8 @@ func (w *Worker) collect(ctx context.Context, client beat.Client) {
 	} else {
 		w.log.Infof("no state in %s; starting from starting_cursor (limit %d, start_time %s)", w.cfg.StatePath, w.cfg.Start.Limit, formatTimePtr(w.cfg.Start.StartTime))
 	}
+
+	w.introspect(ctx, fetcher)
 
 	retry := backoff.NewEqualJitterBackoff(ctx.Done(), w.cfg.RetryInit, w.cfg.RetryMax)
 	for ctx.Err() == nil {
@@ -304,6 +310,37 @@ func (w *Worker) commit(p *position) {
 	if !p.lastEventTime.IsZero() {
 		w.cfg.Metrics.LastEventTime.Set(p.lastEventTime.Unix())
 	}
+}
+
+// introspect asks the API what it thinks of the token and says so once at
+// start. It never stops the stream: the fetch loop handles a bad token with
+// backoff, so a token that is fixed later is picked up without a restart.
+func (w *Worker) introspect(ctx context.Context, f Fetcher) {
+	info, err := f.Introspect(ctx)
+	switch {
+	case ctx.Err() != nil:
+		return
+	case err != nil:
+		if errors.Is(err, eventsapi.ErrUnauthorized) {
+			w.log.Errorf("the Events API at %s refuses the token (%v): it may be revoked or expired; the stream will keep retrying", f.BaseURL(), err)
+			return
+		}
+		w.log.Warnf("could not check the token with the Events API at %s (%v); starting anyway", f.BaseURL(), err)
+		return
+	}
+	account := info.AccountUUID
+	if account == "" {
+		account = "unknown"
+	}
+	has := false
+	for _, feature := range info.Features {
+		has = has || feature == w.cfg.Type.Name
+	}
+	if !has {
+		w.log.Errorf("the Events API says the token (integration %s, account %s) lacks the %s feature (it has: %s); issue a token with this event type enabled. The stream will keep retrying", info.UUID, account, w.cfg.Type.Name, strings.Join(info.Features, ", "))
+		return
+	}
+	w.log.Infof("token accepted by %s: integration %s, account %s, issued %s, features %s", f.BaseURL(), info.UUID, account, formatTime(info.IssuedAt), strings.Join(info.Features, ", "))
 }
 
 func (w *Worker) logFetchError(err error) {
