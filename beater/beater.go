@@ -19,8 +19,11 @@ import (
 	conf "github.com/elastic/elastic-agent-libs/config"
 	"github.com/elastic/elastic-agent-libs/logp"
 	"github.com/elastic/elastic-agent-libs/monitoring"
+	"github.com/elastic/elastic-agent-libs/transport/httpcommon"
 
 	"github.com/eventsapibeat/eventsapibeat/config"
+	"github.com/eventsapibeat/eventsapibeat/internal/breaker"
+	"github.com/eventsapibeat/eventsapibeat/internal/budget"
 	"github.com/eventsapibeat/eventsapibeat/internal/eventsapi"
 	"github.com/eventsapibeat/eventsapibeat/internal/state"
 	"github.com/eventsapibeat/eventsapibeat/internal/stream"
@@ -64,7 +67,7 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 	if err != nil {
 		return nil, err
 	}
-	httpClient, err := cfg.Transport.Client()
+	httpClient, err := cfg.Transport.Client(httpcommon.WithKeepaliveSettings{IdleConnTimeout: cfg.Transport.IdleConnTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("eventsapibeat: HTTP client settings (ssl, proxy_url, timeout): %w", err)
 	}
@@ -74,6 +77,7 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 		reg = b.Monitoring.StatsRegistry().GetOrCreateRegistry(Name)
 	}
 
+	budgets := budget.NewRegistry(budget.Config{PerMinute: cfg.RateLimit.PerMinute, PerHour: cfg.RateLimit.PerHour})
 	bt := &Beater{log: logger}
 	bt.ctx, bt.cancel = context.WithCancel(context.Background())
 	var problems []string
@@ -83,7 +87,7 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 		if !s.Enabled {
 			continue
 		}
-		wc, err := prepare(cfg, s, t, httpClient, logger, time.Now())
+		wc, err := prepare(cfg, s, t, httpClient, budgets, logger, time.Now())
 		if err != nil {
 			problems = append(problems, err.Error())
 			logger.Errorf("stream %s will not run: %v", s.Key, err)
@@ -106,7 +110,7 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 }
 
 // prepare checks one enabled stream and builds its worker configuration.
-func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http.Client, logger *logp.Logger, now time.Time) (stream.Config, error) {
+func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http.Client, budgets *budget.Registry, logger *logp.Logger, now time.Time) (stream.Config, error) {
 	setting := "eventsapibeat." + s.Key
 	if s.AuthTokenErr != nil {
 		return stream.Config{}, fmt.Errorf("%s.auth_token: cannot be read (%w); if it refers to a ${VARIABLE}, set it in the environment or add it with `eventsapibeat keystore add`", setting, s.AuthTokenErr)
@@ -170,6 +174,13 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		return stream.Config{}, fmt.Errorf("%s.cursor_state_file: %w", setting, err)
 	}
 
+	// The API's limits are per account: streams of one account share a
+	// budget (the host stands in when the token does not name the account).
+	account := token.AccountUUID
+	if account == "" {
+		account = baseURL
+	}
+
 	userAgent := Name + "/" + Version
 	return stream.Config{
 		Key:                s.Key,
@@ -183,6 +194,14 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		PreserveOriginal:   cfg.PreserveOriginalEvent,
 		ShutdownTimeout:    cfg.ShutdownTimeout,
 		Logger:             logger,
+		RetryInit:          cfg.Backoff.Init,
+		RetryMax:           cfg.Backoff.Max,
+		Budget:             budgets.For(account),
+		Breaker: breaker.Config{
+			FailureThreshold: cfg.CircuitBreaker.FailureThreshold,
+			SuccessThreshold: cfg.CircuitBreaker.SuccessThreshold,
+			OpenTimeout:      cfg.CircuitBreaker.OpenTimeout,
+		},
 		NewFetcher: func(apiVersion string) (stream.Fetcher, error) {
 			return eventsapi.NewClient(eventsapi.Config{
 				BaseURL:    baseURL,

@@ -46,6 +46,12 @@ type Config struct {
 	// PreserveOriginalEvent copies the raw API item into event.original
 	// (Elastic's preserve_original_event).
 	PreserveOriginalEvent bool `config:"preserve_original_event"`
+	// RateLimit is the request budget shared by the streams of one account.
+	RateLimit RateLimit `config:"rate_limit"`
+	// CircuitBreaker stops a stream's requests after repeated failures.
+	CircuitBreaker CircuitBreaker `config:"circuit_breaker"`
+	// Backoff bounds the wait between retries of a failed request.
+	Backoff Backoff `config:"backoff"`
 	// ShutdownTimeout bounds how long a stop waits for the output to
 	// acknowledge in-flight events before writing the last cursor.
 	ShutdownTimeout time.Duration `config:"shutdown_timeout" validate:"min=0"`
@@ -55,6 +61,27 @@ type Config struct {
 	// Streams holds one entry per known event type, in the order given to
 	// Load, whether or not the section is present in the file.
 	Streams []Stream `config:"-"`
+}
+
+// RateLimit is the request budget. The API allows 600 requests a minute and
+// 30,000 an hour per account; the defaults keep a margin for clock skew and
+// for other clients of the same account.
+type RateLimit struct {
+	PerMinute int `config:"per_minute"`
+	PerHour   int `config:"per_hour"`
+}
+
+// CircuitBreaker configures the per-stream breaker.
+type CircuitBreaker struct {
+	FailureThreshold int           `config:"failure_threshold" validate:"min=1"`
+	SuccessThreshold int           `config:"success_threshold" validate:"min=1"`
+	OpenTimeout      time.Duration `config:"open_timeout" validate:"positive"`
+}
+
+// Backoff bounds the exponential backoff (with jitter) between retries.
+type Backoff struct {
+	Init time.Duration `config:"init" validate:"positive"`
+	Max  time.Duration `config:"max" validate:"positive"`
 }
 
 // Stream is one stream's section (signin_attempts, item_usages, audit_events, ...).
@@ -102,6 +129,9 @@ func Load(raw *conf.C, specs []StreamSpec) (Config, error) {
 	c := Config{
 		Transport:       httpcommon.DefaultHTTPTransportSettings(),
 		ShutdownTimeout: 5 * time.Second,
+		RateLimit:       RateLimit{PerMinute: 580, PerHour: 29000},
+		CircuitBreaker:  CircuitBreaker{FailureThreshold: 5, SuccessThreshold: 2, OpenTimeout: time.Minute},
+		Backoff:         Backoff{Init: time.Second, Max: 2 * time.Minute},
 	}
 	if raw == nil {
 		raw = conf.NewConfig()
@@ -176,6 +206,12 @@ func (c Config) StreamAPIVersion(s Stream) (version string, explicit bool) {
 }
 
 func (c *Config) validateGlobal() error {
+	if c.RateLimit.PerMinute == 0 || c.RateLimit.PerHour == 0 {
+		return fmt.Errorf("eventsapibeat.rate_limit: per_minute and per_hour must be positive (or negative for no limit)")
+	}
+	if c.Backoff.Max < c.Backoff.Init {
+		return fmt.Errorf("eventsapibeat.backoff.max: %s is less than backoff.init %s", c.Backoff.Max, c.Backoff.Init)
+	}
 	if err := validateAPIVersion("eventsapibeat.api_version", c.APIVersion); err != nil {
 		return err
 	}

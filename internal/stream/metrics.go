@@ -5,7 +5,12 @@ import "github.com/elastic/elastic-agent-libs/monitoring"
 // Metrics are a stream's counters in libbeat's monitoring registry, so they
 // show in /stats (http.enabled) and in the periodic metrics log line.
 type Metrics struct {
-	Pages           *monitoring.Uint
+	Pages         *monitoring.Uint
+	Requests      *monitoring.Uint
+	RateLimited   *monitoring.Uint
+	BreakerOpened *monitoring.Uint
+	// BreakerState is closed, open or half-open.
+	BreakerState    *monitoring.String
 	EventsPublished *monitoring.Uint
 	EventsAcked     *monitoring.Uint
 	RequestErrors   *monitoring.Uint
@@ -24,6 +29,10 @@ func NewMetrics(reg *monitoring.Registry) *Metrics {
 	}
 	return &Metrics{
 		Pages:           monitoring.NewUint(reg, "pages"),
+		Requests:        monitoring.NewUint(reg, "requests.total"),
+		RateLimited:     monitoring.NewUint(reg, "requests.rate_limited"),
+		BreakerOpened:   monitoring.NewUint(reg, "breaker.opened"),
+		BreakerState:    monitoring.NewString(reg, "breaker.state"),
 		EventsPublished: monitoring.NewUint(reg, "events.published"),
 		EventsAcked:     monitoring.NewUint(reg, "events.acked"),
 		RequestErrors:   monitoring.NewUint(reg, "requests.errors"),

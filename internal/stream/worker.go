@@ -24,6 +24,8 @@ import (
 	"github.com/elastic/elastic-agent-libs/logp"
 	"github.com/elastic/elastic-agent-libs/mapstr"
 
+	"github.com/eventsapibeat/eventsapibeat/internal/breaker"
+	"github.com/eventsapibeat/eventsapibeat/internal/budget"
 	"github.com/eventsapibeat/eventsapibeat/internal/eventsapi"
 	"github.com/eventsapibeat/eventsapibeat/internal/state"
 	"github.com/eventsapibeat/eventsapibeat/module"
@@ -71,6 +73,11 @@ type Config struct {
 	Now func() time.Time
 	// Retry bounds the backoff between failed requests.
 	RetryInit, RetryMax time.Duration
+	// Budget paces requests; it is shared by the streams of one account.
+	// Nil means unpaced (tests).
+	Budget *budget.Budget
+	// Breaker is the stream's circuit breaker settings.
+	Breaker breaker.Config
 }
 
 // Worker runs one stream.
@@ -78,6 +85,7 @@ type Worker struct {
 	cfg     Config
 	log     *logp.Logger
 	commits *committer
+	breaker *breaker.Breaker
 	seq     uint64
 }
 
@@ -98,10 +106,30 @@ func New(cfg Config) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = logp.NewNopLogger()
 	}
-	return &Worker{
+	w := &Worker{
 		cfg:     cfg,
 		log:     cfg.Logger.With("stream", cfg.Key),
 		commits: newCommitter(),
+	}
+	bc := cfg.Breaker
+	bc.Now = cfg.Now
+	bc.OnChange = w.breakerChanged
+	w.breaker = breaker.New(bc)
+	cfg.Metrics.BreakerState.Set(breaker.Closed.String())
+	return w
+}
+
+// breakerChanged reports breaker transitions in the log and the metrics.
+func (w *Worker) breakerChanged(from, to breaker.State) {
+	w.cfg.Metrics.BreakerState.Set(to.String())
+	switch to {
+	case breaker.Open:
+		w.cfg.Metrics.BreakerOpened.Inc()
+		w.log.Warnf("circuit breaker open after repeated failures (was %s): no requests for this stream until a probe in %s", from, w.cfg.Breaker.OpenTimeout)
+	case breaker.HalfOpen:
+		w.log.Infof("circuit breaker half-open: probing the Events API")
+	case breaker.Closed:
+		w.log.Infof("circuit breaker closed: the Events API answers again")
 	}
 }
 
@@ -160,9 +188,11 @@ func (w *Worker) collect(ctx context.Context, client beat.Client) {
 	}
 	req := eventsapi.Request{Reset: w.cfg.Start}
 	legacyCursor := false
+	var lastEventTime time.Time
 	if r := w.cfg.Resume; r != nil {
 		req = eventsapi.Request{Cursor: r.Cursor}
 		legacyCursor = r.Legacy()
+		lastEventTime = r.LastEventTime
 		w.log.Infof("resuming from the cursor in %s (API %s, last event %s)", w.cfg.StatePath, version, formatTime(r.LastEventTime))
 	} else {
 		w.log.Infof("no state in %s; starting from starting_cursor (limit %d, start_time %s)", w.cfg.StatePath, w.cfg.Start.Limit, formatTimePtr(w.cfg.Start.StartTime))
@@ -172,10 +202,13 @@ func (w *Worker) collect(ctx context.Context, client beat.Client) {
 
 	retry := backoff.NewEqualJitterBackoff(ctx.Done(), w.cfg.RetryInit, w.cfg.RetryMax)
 	for ctx.Err() == nil {
-		page, err := fetcher.Fetch(ctx, w.cfg.Type.Name, req)
+		page, err := w.request(ctx, fetcher, req)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			if errors.Is(err, errBreakerOpen) {
+				continue
 			}
 			w.cfg.Metrics.RequestErrors.Inc()
 			if legacyCursor && !w.cfg.APIVersionExplicit && version != "v1" && errors.Is(err, eventsapi.ErrBadRequest) {
@@ -192,7 +225,12 @@ func (w *Worker) collect(ctx context.Context, client beat.Client) {
 				continue
 			}
 			w.logFetchError(err)
-			if !w.wait(ctx, retry, err) {
+			if errors.Is(err, eventsapi.ErrRateLimited) {
+				// The budget now blocks every stream of the account until
+				// the window allows requests again; no backoff on top.
+				continue
+			}
+			if !retry.Wait() {
 				return
 			}
 			continue
@@ -203,8 +241,10 @@ func (w *Worker) collect(ctx context.Context, client beat.Client) {
 
 		received := w.cfg.Now()
 		w.seq++
-		pos := &position{seq: w.seq, cursor: page.Cursor, apiVersion: version}
+		// An empty page keeps the newest event time seen so far.
+		pos := &position{seq: w.seq, cursor: page.Cursor, apiVersion: version, lastEventTime: lastEventTime}
 		events := w.mapPage(page, received, pos)
+		lastEventTime = pos.lastEventTime
 		if len(events) == 0 {
 			w.commits.emptyPage(pos)
 		} else {
@@ -214,12 +254,8 @@ func (w *Worker) collect(ctx context.Context, client beat.Client) {
 		}
 		req = eventsapi.Request{Cursor: page.Cursor}
 
-		if !page.HasMore {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(w.cfg.SampleFrequency):
-			}
+		if !page.HasMore && sleep(ctx, w.cfg.SampleFrequency) != nil {
+			return
 		}
 	}
 }
@@ -348,7 +384,7 @@ func (w *Worker) logFetchError(err error) {
 	case errors.Is(err, eventsapi.ErrUnauthorized):
 		w.log.Errorf("the Events API refused the token (%v): it may be revoked or expired, or lack the %s feature; issue a new token with %s enabled and update eventsapibeat.%s.auth_token. Retrying with backoff", err, w.cfg.Type.Name, w.cfg.Type.Name, w.cfg.Key)
 	case errors.Is(err, eventsapi.ErrRateLimited):
-		w.log.Warnf("rate limited by the Events API (%v); waiting before the next request", err)
+		w.log.Warnf("rate limited by the Events API (%v); every stream of this account waits for the rate-limit window", err)
 	case errors.Is(err, eventsapi.ErrBadRequest):
 		w.log.Errorf("the Events API rejected the request (%v); if this persists, check starting_cursor or move %s away to restart from starting_cursor. Retrying with backoff", err, w.cfg.StatePath)
 	case errors.Is(err, eventsapi.ErrNotFound):
@@ -358,28 +394,62 @@ func (w *Worker) logFetchError(err error) {
 	}
 }
 
-// wait sleeps before the next attempt: Retry-After when the API gave one,
-// else the backoff. It returns false when ctx is done.
-func (w *Worker) wait(ctx context.Context, retry backoff.Backoff, err error) bool {
-	var apiErr *eventsapi.Error
-	if errors.As(err, &apiErr) && apiErr.RetryAfter > 0 {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(apiErr.RetryAfter):
-			return true
+// errBreakerOpen means the breaker refused a request and the worker waited
+// for it; the caller just loops.
+var errBreakerOpen = errors.New("circuit breaker open")
+
+// request sends one page request through the breaker and the budget, and
+// feeds the outcome back to both.
+func (w *Worker) request(ctx context.Context, f Fetcher, req eventsapi.Request) (*eventsapi.Page, error) {
+	if ok, retryIn := w.breaker.Allow(); !ok {
+		if err := sleep(ctx, retryIn); err != nil {
+			return nil, err
+		}
+		return nil, errBreakerOpen
+	}
+	if w.cfg.Budget != nil {
+		if err := w.cfg.Budget.Wait(ctx); err != nil {
+			w.breaker.Release()
+			return nil, err
 		}
 	}
-	if errors.Is(err, eventsapi.ErrRateLimited) {
-		// No Retry-After: the per-minute window is the documented unit.
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(time.Minute):
-			return true
+	w.cfg.Metrics.Requests.Inc()
+	page, err := f.Fetch(ctx, w.cfg.Type.Name, req)
+	switch {
+	case err == nil:
+		w.breaker.Success()
+	case ctx.Err() != nil:
+		w.breaker.Release()
+	case errors.Is(err, eventsapi.ErrRateLimited):
+		// Not a failure of the API: the account's budget is spent.
+		w.breaker.Release()
+		w.cfg.Metrics.RateLimited.Inc()
+		var apiErr *eventsapi.Error
+		retryAfter := time.Duration(0)
+		if errors.As(err, &apiErr) {
+			retryAfter = apiErr.RetryAfter
 		}
+		if w.cfg.Budget != nil {
+			w.cfg.Budget.Penalize(retryAfter)
+		} else if serr := sleep(ctx, max(retryAfter, time.Second)); serr != nil {
+			return nil, serr
+		}
+	default:
+		w.breaker.Failure()
 	}
-	return retry.Wait()
+	return page, err
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func formatTime(t time.Time) string {

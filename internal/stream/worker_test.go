@@ -13,6 +13,8 @@ import (
 	"github.com/elastic/beats/v7/libbeat/beat"
 	"github.com/elastic/elastic-agent-libs/mapstr"
 
+	"github.com/eventsapibeat/eventsapibeat/internal/breaker"
+	"github.com/eventsapibeat/eventsapibeat/internal/budget"
 	"github.com/eventsapibeat/eventsapibeat/internal/eventsapi"
 	"github.com/eventsapibeat/eventsapibeat/internal/state"
 	"github.com/eventsapibeat/eventsapibeat/module"
@@ -271,5 +273,56 @@ func TestWorkerCommitsEmptyPages(t *testing.T) {
 	p, st := run(t, api, Config{})
 	if len(p.events) != 0 || st.Cursor != "empty-cursor" {
 		t.Fatalf("%d events, state %+v", len(p.events), st)
+	}
+
+	// An empty page after events keeps the time of the newest event.
+	api = &fakeAPI{script: map[string][]reply{
+		"v2 ":   {{page: page("c1", false, "a")}},
+		"v2 c1": {{page: page("c2", false)}},
+	}}
+	p, st = run(t, api, Config{})
+	if len(p.events) != 1 || st.Cursor != "c2" || !st.LastEventTime.Equal(p.events[0].Timestamp) {
+		t.Fatalf("state %+v after event at %s", st, p.events[0].Timestamp)
+	}
+}
+
+func TestWorkerRateLimitPenalizesTheSharedBudget(t *testing.T) {
+	limited := &eventsapi.Error{Kind: eventsapi.KindRateLimited, Status: 429, RetryAfter: 20 * time.Millisecond}
+	api := &fakeAPI{script: map[string][]reply{
+		"v2 ": {{err: limited}, {err: limited}, {page: page("c1", false, "a")}},
+	}}
+	b := budget.New(budget.Config{PerMinute: 100, PerHour: 1000})
+	metrics := NewMetrics(nil)
+	p, st := run(t, api, Config{Budget: b, Metrics: metrics, Breaker: breaker.Config{FailureThreshold: 1, OpenTimeout: time.Hour}})
+	if len(p.events) != 1 || st.Cursor != "c1" {
+		t.Fatalf("%d events, state %+v", len(p.events), st)
+	}
+	if snap := b.Snapshot(); snap.Penalties != 2 {
+		t.Errorf("budget penalties = %d, want 2", snap.Penalties)
+	}
+	if got := metrics.RateLimited.Get(); got != 2 {
+		t.Errorf("requests.rate_limited = %d, want 2", got)
+	}
+	// 429s are not API failures: a breaker with threshold 1 stayed closed.
+	if got := metrics.BreakerOpened.Get(); got != 0 {
+		t.Errorf("breaker opened %d times on 429s", got)
+	}
+}
+
+func TestWorkerBreakerOpensAndRecovers(t *testing.T) {
+	down := &eventsapi.Error{Kind: eventsapi.KindTransient, Status: 503}
+	api := &fakeAPI{script: map[string][]reply{
+		"v2 ": {{err: down}, {err: down}, {err: down}, {page: page("c1", false, "a")}},
+	}}
+	metrics := NewMetrics(nil)
+	p, st := run(t, api, Config{Metrics: metrics, Breaker: breaker.Config{FailureThreshold: 2, SuccessThreshold: 1, OpenTimeout: 5 * time.Millisecond}})
+	if len(p.events) != 1 || st.Cursor != "c1" {
+		t.Fatalf("%d events, state %+v", len(p.events), st)
+	}
+	if got := metrics.BreakerOpened.Get(); got < 1 {
+		t.Errorf("breaker.opened = %d, want at least 1", got)
+	}
+	if got := metrics.BreakerState.Get(); got != "closed" {
+		t.Errorf("breaker.state = %q after recovery, want closed", got)
 	}
 }
