@@ -50,6 +50,7 @@ type Mapping struct {
 	problems []string
 	dropped  int
 	uuid     string
+	ts       time.Time
 	arena    []member
 }
 
@@ -96,26 +97,30 @@ func MapItem(name, dataset string, item []byte, opts MapOptions, body Body) (ev 
 		// and fuzzing treat this message as a failure.
 		if r := recover(); r != nil {
 			m.Problemf("internal mapping error: %v", r)
-			ev, err = m.finish(opts.Received, m.uuid), nil
+			ev, err = m.finish(m.ts, m.uuid), nil
 		}
 	}()
 
+	m.ts = opts.Received
 	uuid, _ := root.Str("uuid")
 	m.uuid = uuid
+	switch {
+	case uuid == "":
+		m.Problemf("uuid: missing; the document id is a hash of the item")
+	case !usableID(uuid):
+		m.Problemf("uuid: %s cannot be a document id; the document id is a hash of the item", quote(uuid))
+	}
 	if uuid != "" {
 		event["id"] = uuid
 		m.op["uuid"] = uuid
-	} else {
-		m.Problemf("uuid: missing; the document id is a hash of the item")
 	}
 
-	ts := opts.Received
 	switch raw, ok := root.take("timestamp"); {
 	case !ok || isNull(raw):
 		m.Problemf("timestamp: missing; @timestamp is the time the event was received")
 	default:
 		if t, err := parseTime(raw); err == nil {
-			ts = t
+			m.ts = t
 		} else {
 			if s, ok := decodeString(raw); ok {
 				m.op["timestamp"] = s
@@ -128,7 +133,7 @@ func MapItem(name, dataset string, item []byte, opts MapOptions, body Body) (ev 
 
 	body(m, root)
 	root.Rest("")
-	return m.finish(ts, uuid), nil
+	return m.finish(m.ts, uuid), nil
 }
 
 // finish assembles the beat.Event.

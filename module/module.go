@@ -6,6 +6,16 @@
 // A module never imports the stream worker, the beater or the API client:
 // mapping is a pure function of the raw item bytes and a few options, which
 // keeps it easy to test against conformance vectors, to fuzz and to benchmark.
+//
+// The documents follow /work/shared/docs/ecs-mapping.md. What the three
+// types share lives here, not in the types: MapItem (decoding, @timestamp,
+// event.*, @metadata._id and event_type, event.original, unknown fields under
+// onepassword.*, related.*, error.message), Object (typed, fault-tolerant
+// access to one JSON object of the item) and the helpers for the shared
+// sub-objects (UserObject, ClientObject, LocationObject, SourceIP,
+// AccountUUID). A type package holds its names, its API item struct, a small
+// Map body, its _meta/fields.yml (the onepassword.* fields it writes; ECS
+// fields come from libbeat) and its tests (see module/internal/mapcheck).
 package module
 
 import (

@@ -46,11 +46,38 @@ func (s Suite) RunEdgeCases(t *testing.T, cases []EdgeCase) {
 				t.Fatalf("Map: %v", err)
 			}
 			s.CheckEvent(t, ev)
+			s.checkDefined(t, ev)
 			ExpectProblems(t, ev, c.Problems...)
 			if c.Check != nil {
 				c.Check(t, ev)
 			}
 		})
+	}
+}
+
+// EdgeUnknown are the deliberately unknown fields of the edge-case tables;
+// every other field an edge case writes must be defined (see
+// TestFieldsDefined).
+var EdgeUnknown = []string{
+	"onepassword.new_field", "onepassword.new_number", "onepassword.new_obj", "onepassword.mixed",
+	"onepassword.dotted_key", "onepassword.list", "onepassword.nothing", "onepassword.deep",
+	"onepassword.location", "onepassword.client.new_thing", "onepassword.session.new_thing",
+	"onepassword.details.rule", "onepassword.target_user", "onepassword.user",
+	"onepassword.client.ip", "onepassword.client.extra", "onepassword.actor_details.uuid:",
+}
+
+func (s Suite) checkDefined(t testing.TB, ev beat.Event, extra ...string) {
+	t.Helper()
+	defs, err := StandardDefs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	undefined, err := Undefined(ev, defs, append(extra, EdgeUnknown...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range undefined {
+		t.Errorf("field %s is defined neither in libbeat's ECS fields nor in a fields.yml", k)
 	}
 }
 
@@ -351,9 +378,14 @@ func (s Suite) TestCommonEdgeCases(t *testing.T) {
 				}
 			}},
 		{Name: "uuid too long for an id", Mutate: func(m map[string]interface{}) { m["uuid"] = strings.Repeat("A", 300) },
-			Check: func(t *testing.T, ev beat.Event) { expectHashID(t, s.Type.Name, ev) }},
+			Problems: []string{"cannot be a document id"},
+			Check: func(t *testing.T, ev beat.Event) {
+				expectHashID(t, s.Type.Name, ev)
+				Expect(t, ev, map[string]interface{}{"event.id": strings.Repeat("A", 300)})
+			}},
 		{Name: "uuid with a control character", Mutate: func(m map[string]interface{}) { m["uuid"] = "A\nB" },
-			Check: func(t *testing.T, ev beat.Event) { expectHashID(t, s.Type.Name, ev) }},
+			Problems: []string{`uuid: "A\nB" cannot be a document id`},
+			Check:    func(t *testing.T, ev beat.Event) { expectHashID(t, s.Type.Name, ev) }},
 
 		// unknown fields
 		{Name: "unknown root fields", Mutate: func(m map[string]interface{}) {
@@ -457,6 +489,8 @@ func (s Suite) TestCommonEdgeCases(t *testing.T) {
 				SetPath(m, p, v)
 				name := fmt.Sprintf("%s=%s", strings.Join(p, "."), show(v))
 				ev := s.mapNoProblemCheck(t, m)
+				// an object given where a value was expected: its key x is unknown
+				s.checkDefined(t, ev, "onepassword."+strings.Join(p, ".")+".x")
 				if p[0] != "uuid" && !Has(t, ev, "event.id") {
 					t.Errorf("%s: event.id lost", name)
 				}
