@@ -10,8 +10,6 @@ package stream
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -286,17 +284,16 @@ func (w *Worker) mapPage(page *eventsapi.Page, received time.Time, pos *position
 
 // unmappable builds the document for an item the type's mapper rejected.
 func unmappable(t module.Type, item []byte, received time.Time, err error) beat.Event {
-	sum := sha256.Sum256(item)
 	return beat.Event{
 		Timestamp: received,
 		Meta: mapstr.M{
-			"_id":        t.Name + "-" + hex.EncodeToString(sum[:]),
+			"_id":        module.DocumentID(t.Name, "", item),
 			"event_type": t.Name,
 		},
 		Fields: mapstr.M{
 			"event": mapstr.M{
 				"kind":     "pipeline_error",
-				"module":   "1password",
+				"module":   module.ModuleName,
 				"dataset":  t.Dataset,
 				"created":  received,
 				"original": string(item),
