@@ -176,8 +176,60 @@ func (w *Worker) Run(ctx context.Context, pipeline beat.PipelineConnector) error
 	return nil
 }
 
-// collect is the fetch → map → publish loop.
+// fetched is a page on its way from the fetch loop to the publish loop.
+type fetched struct {
+	page       *eventsapi.Page
+	apiVersion string
+	received   time.Time
+}
+
+// collect runs the fetch loop and the publish loop side by side: while a
+// page is mapped and published (which blocks when the output is slow), the
+// next one is already being fetched. Pages stay in cursor order, and the
+// channel holds a single page, so memory stays bounded.
 func (w *Worker) collect(ctx context.Context, client beat.Client) {
+	pages := make(chan fetched, 1)
+	fetchCtx, stopFetching := context.WithCancel(ctx)
+	var fetching sync.WaitGroup
+	fetching.Add(1)
+	go func() {
+		defer fetching.Done()
+		defer close(pages)
+		w.fetchLoop(fetchCtx, pages)
+	}()
+	defer func() {
+		stopFetching()
+		for range pages { // unblock a fetch loop waiting to hand over a page
+		}
+		fetching.Wait()
+	}()
+
+	var lastEventTime time.Time
+	if r := w.cfg.Resume; r != nil {
+		lastEventTime = r.LastEventTime
+	}
+	for f := range pages {
+		if ctx.Err() != nil {
+			return
+		}
+		w.seq++
+		// An empty page keeps the newest event time seen so far.
+		pos := &position{seq: w.seq, cursor: f.page.Cursor, apiVersion: f.apiVersion, lastEventTime: lastEventTime}
+		events := w.mapPage(f.page, f.received, pos)
+		lastEventTime = pos.lastEventTime
+		if len(events) == 0 {
+			w.commits.emptyPage(pos)
+			continue
+		}
+		w.commits.published(len(events))
+		client.PublishAll(events)
+		w.cfg.Metrics.EventsPublished.Add(uint64(len(events)))
+	}
+}
+
+// fetchLoop follows the cursor chain and hands every page to out, in order,
+// retrying a failed request for the same page until it succeeds.
+func (w *Worker) fetchLoop(ctx context.Context, out chan<- fetched) {
 	version := w.cfg.APIVersion
 	fetcher, err := w.cfg.NewFetcher(version)
 	if err != nil {
@@ -186,11 +238,9 @@ func (w *Worker) collect(ctx context.Context, client beat.Client) {
 	}
 	req := eventsapi.Request{Reset: w.cfg.Start}
 	legacyCursor := false
-	var lastEventTime time.Time
 	if r := w.cfg.Resume; r != nil {
 		req = eventsapi.Request{Cursor: r.Cursor}
 		legacyCursor = r.Legacy()
-		lastEventTime = r.LastEventTime
 		w.log.Infof("resuming from the cursor in %s (API %s, last event %s)", w.cfg.StatePath, version, formatTime(r.LastEventTime))
 	} else {
 		w.log.Infof("no state in %s; starting from starting_cursor (limit %d, start_time %s)", w.cfg.StatePath, w.cfg.Start.Limit, formatTimePtr(w.cfg.Start.StartTime))
@@ -236,22 +286,12 @@ func (w *Worker) collect(ctx context.Context, client beat.Client) {
 		retry.Reset()
 		legacyCursor = false
 		w.cfg.Metrics.Pages.Inc()
-
-		received := w.cfg.Now()
-		w.seq++
-		// An empty page keeps the newest event time seen so far.
-		pos := &position{seq: w.seq, cursor: page.Cursor, apiVersion: version, lastEventTime: lastEventTime}
-		events := w.mapPage(page, received, pos)
-		lastEventTime = pos.lastEventTime
-		if len(events) == 0 {
-			w.commits.emptyPage(pos)
-		} else {
-			w.commits.published(len(events))
-			client.PublishAll(events)
-			w.cfg.Metrics.EventsPublished.Add(uint64(len(events)))
+		select {
+		case out <- fetched{page: page, apiVersion: version, received: w.cfg.Now()}:
+		case <-ctx.Done():
+			return
 		}
 		req = eventsapi.Request{Cursor: page.Cursor}
-
 		if !page.HasMore && sleep(ctx, w.cfg.SampleFrequency) != nil {
 			return
 		}
