@@ -58,7 +58,9 @@ func newAccount(t *testing.T, perType int, cfg simulator.Config) *account {
 	t.Helper()
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	cfg.Seed = 42
-	cfg.Now = clk.Now
+	if cfg.Now == nil {
+		cfg.Now = clk.Now
+	}
 	if cfg.Events == nil {
 		cfg.Events = map[string]int{}
 		for _, typ := range all.Types() {

@@ -53,51 +53,116 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// serveHTTP checks, in order: path (404), method (405), token (401), rate
-// limit (429), body (400).
+// serveHTTP checks, in order: path (404), method (405), injected faults
+// (events endpoints only, see Faults), token (401), rate limit (429), body
+// (400).
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, known := routeFor(r.URL.Path)
+	events := known && !rt.introspect && r.Method == rt.method
+	if events {
+		s.recordReceived(s.now())
+	}
 	if s.cfg.Latency > 0 && !sleepCtx(r.Context(), s.cfg.Latency) {
 		s.recordAborted()
 		return
 	}
-	rt, ok := routeFor(r.URL.Path)
-	if !ok {
-		s.writeError(w, otherPath, http.StatusNotFound, nil)
+	if !known {
+		s.send(w, otherPath, s.errorReply(http.StatusNotFound), "")
 		return
 	}
 	path := r.URL.Path
 	if r.Method != rt.method {
 		w.Header().Set("Allow", rt.method)
-		s.writeError(w, path, http.StatusMethodNotAllowed, nil)
+		s.send(w, path, s.errorReply(http.StatusMethodNotAllowed), "")
 		return
 	}
-	now := s.now()
+	var f faultDecision
+	if events {
+		f = s.decideFault(rt.kind)
+	}
+	body := &bodyReader{r: r}
+	switch f.kind {
+	case faultReset:
+		s.recordFault(FaultReset)
+		resetConnection(w)
+		return
+	case faultServerError:
+		s.send(w, path, s.errorReply(f.status), FaultServerError)
+		return
+	case faultStorm:
+		rep := s.errorReply(http.StatusTooManyRequests)
+		if s.cfg.RetryAfter {
+			now := s.now()
+			rep.hdr = retryAfterHeader(now.Truncate(time.Minute).Add(time.Minute).Sub(now))
+		}
+		s.send(w, path, rep, FaultRateLimitStorm)
+		return
+	case faultNonJSON:
+		s.send(w, path, reply{status: http.StatusOK, contentType: htmlContentType, body: []byte(proxyErrorPage)}, FaultNonJSON)
+		return
+	case faultStall:
+		s.recordFault(FaultStall)
+		// Reading the body first lets net/http notice a client hanging up
+		// (it cancels the context only once the body has been consumed).
+		body.read()
+		if !s.stall(r.Context(), f.stall) {
+			s.recordAborted()
+			return
+		}
+	}
+	rep := s.answer(r, rt, body, s.now(), f.kind != faultTruncate)
+	if f.kind == faultTruncate {
+		s.sendTruncated(w, path, rep, f)
+		return
+	}
+	s.send(w, path, rep, "")
+}
+
+// answer computes the API's response to a request on a known route with the
+// right method. charge says whether the request is subject to (and uses) the
+// rate-limit budget.
+func (s *Server) answer(r *http.Request, rt route, body *bodyReader, now time.Time, charge bool) reply {
 	feature := ""
 	if !rt.introspect {
 		feature = kindName(rt.kind)
 	}
 	cl, err := s.authenticate(r, feature, now)
 	if err != nil {
-		s.writeError(w, path, http.StatusUnauthorized, nil)
-		return
+		return s.errorReply(http.StatusUnauthorized)
 	}
-	if ok, retry := s.limiter.allow(now); !ok {
-		var hdr http.Header
-		if s.cfg.RetryAfter {
-			secs := int64((retry + time.Second - 1) / time.Second)
-			hdr = http.Header{"Retry-After": {strconv.FormatInt(max(secs, 1), 10)}}
+	if charge {
+		if ok, retry := s.limiter.allow(now); !ok {
+			rep := s.errorReply(http.StatusTooManyRequests)
+			if s.cfg.RetryAfter {
+				rep.hdr = retryAfterHeader(retry)
+			}
+			return rep
 		}
-		s.writeError(w, path, http.StatusTooManyRequests, hdr)
-		return
 	}
 	if rt.introspect {
-		s.serveIntrospect(w, path, rt.v2, cl)
-		return
+		return s.introspectReply(rt.v2, cl)
 	}
-	s.serveEvents(w, r, path, rt, now)
+	return s.eventsReply(body, rt, now)
 }
 
-func (s *Server) writeError(w http.ResponseWriter, path string, status int, hdr http.Header) {
+// reply is a computed response, written by send or sendTruncated.
+type reply struct {
+	status      int
+	contentType string      // default application/json
+	hdr         http.Header // extra headers
+	body        []byte
+	items, kind int     // events served, and their kind
+	buf         *[]byte // pooled buffer holding body, if any
+}
+
+func (rep *reply) contentTypeOrJSON() string {
+	if rep.contentType == "" {
+		return "application/json"
+	}
+	return rep.contentType
+}
+
+func (s *Server) errorReply(status int) reply {
 	msg := http.StatusText(status)
 	var b []byte
 	if s.cfg.ErrorShape == ErrorShapeV141 {
@@ -111,22 +176,32 @@ func (s *Server) writeError(w http.ResponseWriter, path string, status int, hdr 
 		b = appendJSONString(b, msg)
 		b = append(b, `}}`...)
 	}
-	for k, v := range hdr {
-		w.Header()[k] = v
-	}
-	s.writeJSON(w, status, b)
-	s.record(path, status, 0, 0)
+	return reply{status: status, body: b}
 }
 
-func (s *Server) writeJSON(w http.ResponseWriter, status int, b []byte) {
+// send records and writes rep; fault names the injected fault, if any.
+func (s *Server) send(w http.ResponseWriter, path string, rep reply, fault string) {
+	defer s.release(rep)
+	s.record(path, rep.status, rep.items, rep.kind, fault)
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	for k, v := range rep.hdr {
+		h[k] = v
+	}
+	h.Set("Content-Type", rep.contentTypeOrJSON())
+	h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(rep.body)
 }
 
-func (s *Server) serveIntrospect(w http.ResponseWriter, path string, v2 bool, c *claims) {
+// release returns rep's buffer to the pool.
+func (s *Server) release(rep reply) {
+	if rep.buf != nil && cap(rep.body) <= 4<<20 {
+		*rep.buf = rep.body
+		s.bufs.p.Put(rep.buf)
+	}
+}
+
+func (s *Server) introspectReply(v2 bool, c *claims) reply {
 	var b []byte
 	issued := time.Unix(c.iat, 0).UTC().Format(time.RFC3339)
 	features := func(b []byte) []byte {
@@ -158,8 +233,7 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, path string, v2 bool, c 
 		b = features(b)
 		b = append(b, '}')
 	}
-	s.writeJSON(w, http.StatusOK, b)
-	s.record(path, http.StatusOK, 0, 0)
+	return reply{status: http.StatusOK, body: b}
 }
 
 var errTooLarge = errors.New("body too large")
@@ -178,32 +252,44 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// bodyReader reads a request body once, when first needed.
+type bodyReader struct {
+	r    *http.Request
+	done bool
+	b    []byte
+	err  error
+}
+
+func (br *bodyReader) read() ([]byte, error) {
+	if !br.done {
+		br.done = true
+		br.b, br.err = readBody(br.r)
+	}
+	return br.b, br.err
+}
+
 // bufPool recycles response buffers (pages are up to ~1 MB).
 type bufPool struct{ p sync.Pool }
 
-func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, path string, rt route, now time.Time) {
-	body, err := readBody(r)
+func (s *Server) eventsReply(br *bodyReader, rt route, now time.Time) reply {
+	body, err := br.read()
 	if err != nil {
-		s.writeError(w, path, http.StatusBadRequest, nil)
-		return
+		return s.errorReply(http.StatusBadRequest)
 	}
 	rb, err := parseBody(body)
 	if err != nil {
-		s.writeError(w, path, http.StatusBadRequest, nil)
-		return
+		return s.errorReply(http.StatusBadRequest)
 	}
 	nowNs := now.UnixNano()
 	st := s.streams[rt.kind]
 	var cur cursorState
 	switch {
 	case rb.hasCursor && rb.hasReset() && s.mixed == MixedReject:
-		s.writeError(w, path, http.StatusBadRequest, nil)
-		return
+		return s.errorReply(http.StatusBadRequest)
 	case rb.hasCursor:
 		cur, err = s.decodeCursor(rb.cursor, rt.kind)
 		if err != nil {
-			s.writeError(w, path, http.StatusBadRequest, nil)
-			return
+			return s.errorReply(http.StatusBadRequest)
 		}
 	default:
 		cur = cursorState{kind: rt.kind, limit: DefaultLimit}
@@ -219,8 +305,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, path string
 			start = rb.start
 		}
 		if rb.hasEnd && start.After(rb.end) {
-			s.writeError(w, path, http.StatusBadRequest, nil)
-			return
+			return s.errorReply(http.StatusBadRequest)
 		}
 		startNs := max(safeNanos(start), nowNs-int64(DataWindow))
 		cur.pos = st.lowerBound(startNs)
@@ -261,10 +346,5 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, path string
 		b = s.appendEvent(b, &e, rt.v2)
 	}
 	b = append(b, `]}`...)
-	s.writeJSON(w, http.StatusOK, b)
-	if cap(b) <= 4<<20 {
-		*bp = b
-		s.bufs.p.Put(bp)
-	}
-	s.record(path, http.StatusOK, int(end-pos), rt.kind)
+	return reply{status: http.StatusOK, body: b, items: int(end - pos), kind: rt.kind, buf: bp}
 }

@@ -48,3 +48,24 @@ func (l *rateLimiter) allow(now time.Time) (bool, time.Duration) {
 	l.hourCount++
 	return true, 0
 }
+
+func (l *rateLimiter) setLimits(perMin, perHour int) {
+	l.mu.Lock()
+	l.perMin, l.perHour = perMin, perHour
+	l.mu.Unlock()
+}
+
+// SetRateLimits changes the rate limits while serving, with the meaning of
+// Config.RateLimitPerMinute and Config.RateLimitPerHour: 0 selects the
+// default (600/min, 30,000/h), a negative value disables the limit. Requests
+// already admitted in the current minute and hour windows keep counting
+// against the new limits.
+func (s *Server) SetRateLimits(perMinute, perHour int) {
+	if perMinute == 0 {
+		perMinute = DefaultRateLimitPerMinute
+	}
+	if perHour == 0 {
+		perHour = DefaultRateLimitPerHour
+	}
+	s.limiter.setLimits(perMinute, perHour)
+}

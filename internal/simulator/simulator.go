@@ -22,7 +22,13 @@
 //     {"status":...,"message":...});
 //   - deterministic, realistic events (every documented enum value, MSP
 //     fields, non-ASCII names, IPv6, missing locations, ...) generated from a
-//     seed, plus optional "live" events that keep arriving as the clock moves.
+//     seed, plus optional "live" events that keep arriving as the clock moves;
+//   - for resilience tests, injected faults on the events endpoints (5xx,
+//     truncated bodies, HTML pages, connection resets, stalls, 429 storms;
+//     see [Faults] and [Server.SetFaults]), limits changed while serving
+//     ([Server.SetRateLimits]), revocation and its undoing ([Server.Revoke],
+//     [Server.Unrevoke]), and a record of when requests arrived
+//     ([Server.RequestTimes]).
 //
 // # Cursors
 //
@@ -179,6 +185,11 @@ type Config struct {
 }
 
 // Stats are request counters (see Server.Stats). Maps are fresh copies.
+//
+// A request counts in Requests, ByPath, ByStatus and ByPathStatus when a
+// status is sent, injected faults included (a 503 from ServerErrorRatio is
+// counted under 503). Requests that get no response (reset by a fault, or
+// abandoned by the client during Latency or a stall) are not counted there.
 type Stats struct {
 	// Requests is the number of requests answered.
 	Requests int
@@ -189,13 +200,27 @@ type Stats struct {
 	ByStatus map[int]int
 	// ByPathStatus counts responses per path and status.
 	ByPathStatus map[string]map[int]int
-	// RateLimited is the number of 429 responses.
+	// RateLimited is the number of 429 responses caused by the rate-limit
+	// budget. Injected 429s (Faults.RateLimitStormRatio) are not included:
+	// they are counted in Faults[FaultRateLimitStorm] (ByStatus[429] counts
+	// both).
 	RateLimited int
-	// ItemsServed counts the events returned per event type (v1 and v2).
+	// ItemsServed counts the events returned per event type (v1 and v2) in
+	// complete pages (truncated pages are not counted).
 	ItemsServed map[string]int
-	// Aborted counts requests whose context was cancelled during Latency.
+	// Aborted counts requests that got no response because their context
+	// was cancelled (or the Server closed) during Latency or an injected
+	// stall.
 	Aborted int
+	// Faults counts injected faults by kind (FaultServerError,
+	// FaultTruncate, FaultNonJSON, FaultReset, FaultStall,
+	// FaultRateLimitStorm). A stall is counted when it starts, whether the
+	// request is answered afterwards or aborted.
+	Faults map[string]int
 }
+
+// maxRequestTimes bounds the history kept by RequestTimes.
+const maxRequestTimes = 100_000
 
 // Event is one generated event as the v2 endpoint serves it (or v1, for
 // Server.EventsV1).
@@ -232,8 +257,14 @@ type Server struct {
 	revokedRaw map[[32]byte]struct{}
 	verified   map[string]*claims // signature-verified tokens
 
-	statMu sync.Mutex
-	stats  Stats
+	faults faultState
+
+	statMu    sync.Mutex
+	stats     Stats
+	times     []time.Time // ring of receipt times, len <= maxRequestTimes
+	timesNext int         // next slot to overwrite once times is full
+
+	closedCh chan struct{} // closed by Close
 
 	mu       sync.Mutex
 	audience string
@@ -306,6 +337,7 @@ func New(cfg Config) (*Server, error) {
 		verified:   map[string]*claims{},
 		limiter:    &rateLimiter{perMin: cfg.RateLimitPerMinute, perHour: cfg.RateLimitPerHour},
 		audience:   cfg.Audience,
+		closedCh:   make(chan struct{}),
 	}
 	s.kid = keyID(key)
 	seedBytes := binary.BigEndian.AppendUint64(nil, uint64(cfg.Seed))
@@ -369,7 +401,8 @@ func (s *Server) Start(addr string) (string, error) {
 }
 
 // Close stops the listener started by Start (closing open connections) and
-// waits for its goroutine. It is idempotent. The Handler keeps working.
+// waits for its goroutine. It also ends injected stalls (see Faults.Stall).
+// It is idempotent. The Handler keeps working.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -377,6 +410,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.closedCh)
 	srv := s.httpSrv
 	s.mu.Unlock()
 	var err error
@@ -443,6 +477,7 @@ func (s *Server) Stats() Stats {
 	out.ByPath = copyMap(s.stats.ByPath)
 	out.ByStatus = copyMap(s.stats.ByStatus)
 	out.ItemsServed = copyMap(s.stats.ItemsServed)
+	out.Faults = copyMap(s.stats.Faults)
 	out.ByPathStatus = make(map[string]map[int]int, len(s.stats.ByPathStatus))
 	for p, m := range s.stats.ByPathStatus {
 		out.ByPathStatus[p] = copyMap(m)
@@ -450,7 +485,7 @@ func (s *Server) Stats() Stats {
 	return out
 }
 
-// ResetStats zeroes the request counters.
+// ResetStats zeroes the request counters and forgets the RequestTimes.
 func (s *Server) ResetStats() {
 	s.statMu.Lock()
 	defer s.statMu.Unlock()
@@ -463,7 +498,37 @@ func (s *Server) resetStatsLocked() {
 		ByStatus:     map[int]int{},
 		ByPathStatus: map[string]map[int]int{},
 		ItemsServed:  map[string]int{},
+		Faults:       map[string]int{},
 	}
+	s.times, s.timesNext = nil, 0
+}
+
+// RequestTimes returns, oldest first, the times (read from Config.Now) at
+// which requests to the events endpoints (POST
+// /api/{v1,v2}/{signinattempts,itemusages,auditevents}) were received: every
+// such request, whatever its outcome (401, 429, injected fault, abandoned,
+// ...), is recorded on arrival, before Latency. Only the last 100,000 are
+// kept. ResetStats clears them. The slice is a fresh copy.
+func (s *Server) RequestTimes() []time.Time {
+	s.statMu.Lock()
+	defer s.statMu.Unlock()
+	out := make([]time.Time, 0, len(s.times))
+	if len(s.times) == maxRequestTimes {
+		out = append(out, s.times[s.timesNext:]...)
+		return append(out, s.times[:s.timesNext]...)
+	}
+	return append(out, s.times...)
+}
+
+func (s *Server) recordReceived(t time.Time) {
+	s.statMu.Lock()
+	defer s.statMu.Unlock()
+	if len(s.times) < maxRequestTimes {
+		s.times = append(s.times, t)
+		return
+	}
+	s.times[s.timesNext] = t
+	s.timesNext = (s.timesNext + 1) % maxRequestTimes
 }
 
 func copyMap[K comparable, V any](m map[K]V) map[K]V {
@@ -474,7 +539,8 @@ func copyMap[K comparable, V any](m map[K]V) map[K]V {
 	return out
 }
 
-func (s *Server) record(path string, status, items int, kind int) {
+// record counts an answered request; fault names the injected fault, if any.
+func (s *Server) record(path string, status, items int, kind int, fault string) {
 	s.statMu.Lock()
 	defer s.statMu.Unlock()
 	s.stats.Requests++
@@ -486,12 +552,21 @@ func (s *Server) record(path string, status, items int, kind int) {
 		s.stats.ByPathStatus[path] = m
 	}
 	m[status]++
-	if status == http.StatusTooManyRequests {
+	if fault != "" {
+		s.stats.Faults[fault]++
+	} else if status == http.StatusTooManyRequests {
 		s.stats.RateLimited++
 	}
 	if items > 0 {
 		s.stats.ItemsServed[kindName(kind)] += items
 	}
+}
+
+// recordFault counts a fault that sends no response (yet).
+func (s *Server) recordFault(fault string) {
+	s.statMu.Lock()
+	s.stats.Faults[fault]++
+	s.statMu.Unlock()
 }
 
 func (s *Server) recordAborted() {

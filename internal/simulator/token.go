@@ -161,20 +161,48 @@ func (s *Server) IssueToken(opts TokenOptions) (string, error) {
 // same jti is revoked.
 func (s *Server) Revoke(token string) {
 	token = strings.TrimSpace(token)
+	jti := tokenJTI(token)
 	s.tokMu.Lock()
 	defer s.tokMu.Unlock()
 	s.revokedRaw[sha256.Sum256([]byte(token))] = struct{}{}
-	parts := strings.Split(token, ".")
-	if len(parts) == 3 {
-		if pb, err := b64.DecodeString(parts[1]); err == nil {
-			var c struct {
-				Jti string `json:"jti"`
-			}
-			if json.Unmarshal(pb, &c) == nil && c.Jti != "" {
-				s.revokedJTI[c.Jti] = struct{}{}
-			}
-		}
+	if jti != "" {
+		s.revokedJTI[jti] = struct{}{}
 	}
+}
+
+// Unrevoke undoes Revoke(token): the token (and the other tokens with its
+// jti, unless revoked themselves) works again. It is a test convenience to
+// simulate "the token works again" (say, an operator restored it); the real
+// API cannot un-revoke a token. Unrevoking a token that is not revoked does
+// nothing.
+func (s *Server) Unrevoke(token string) {
+	token = strings.TrimSpace(token)
+	jti := tokenJTI(token)
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	delete(s.revokedRaw, sha256.Sum256([]byte(token)))
+	if jti != "" {
+		delete(s.revokedJTI, jti)
+	}
+}
+
+// tokenJTI returns the jti claim of a JWT without verifying it ("" if none).
+func tokenJTI(token string) string {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	pb, err := b64.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		Jti string `json:"jti"`
+	}
+	if json.Unmarshal(pb, &c) != nil {
+		return ""
+	}
+	return c.Jti
 }
 
 var errUnauthorized = errors.New("unauthorized")
