@@ -1,12 +1,15 @@
 package beater_test
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/elastic/elastic-agent-libs/monitoring"
 	"github.com/elastic/go-lumber/server"
 
 	"github.com/eventsapibeat/eventsapibeat/internal/simulator"
@@ -88,6 +91,7 @@ func TestEndToEndFileOutput(t *testing.T) {
 			return r.metric(typ.ConfigKey, "events.acked") == perType && r.metric(typ.ConfigKey, "cursor.commits") > 0
 		})
 	}
+	assertNoToken(t, a.token, "the metrics", metricsJSON(t, r))
 	r.stop()
 	checkOnce(t, a, readDocs(t, outDir))
 
@@ -101,6 +105,11 @@ func TestEndToEndFileOutput(t *testing.T) {
 			t.Errorf("%s state = %+v", typ.Name, st)
 		}
 		cursors[typ.Name] = st.Cursor
+		raw, err := os.ReadFile(filepath.Join(stateDir, typ.Name+".state"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertNoToken(t, a.token, typ.Name+" state file", string(raw))
 	}
 
 	// New activity while the beat is down, then a restart.
@@ -204,6 +213,27 @@ func TestCursorWaitsForOutputACK(t *testing.T) {
 	for _, ev := range a.sim.Events("itemusages") {
 		if !got["itemusages-"+ev.UUID] {
 			t.Errorf("event %s never reached Logstash", ev.UUID)
+		}
+	}
+}
+
+// metricsJSON is the beat's whole monitoring registry as /stats shows it.
+func metricsJSON(t *testing.T, r *running) string {
+	t.Helper()
+	data, err := json.Marshal(monitoring.CollectStructSnapshot(r.reg, monitoring.Full, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// assertNoToken fails if the token, or its signature part, appears in text.
+func assertNoToken(t *testing.T, token, what, text string) {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	for _, secret := range []string{token, parts[len(parts)-1]} {
+		if strings.Contains(text, secret) {
+			t.Fatalf("%s contain the token", what)
 		}
 	}
 }
