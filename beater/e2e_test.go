@@ -2,6 +2,7 @@ package beater_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/eventsapibeat/eventsapibeat/internal/simulator"
 	"github.com/eventsapibeat/eventsapibeat/internal/state"
+	"github.com/eventsapibeat/eventsapibeat/module"
 	"github.com/eventsapibeat/eventsapibeat/module/all"
 )
 
@@ -57,6 +59,21 @@ func checkOnce(t *testing.T, a *account, docs []doc) {
 			}
 			if got := d.str("event.dataset"); got != typ.Dataset {
 				t.Errorf("%s: event.dataset = %q, want %q", id, got, typ.Dataset)
+			}
+			// The document is what the type's mapping makes of the item.
+			want, err := typ.Map(ev.JSON, module.MapOptions{Received: time.Now()})
+			if err != nil {
+				t.Fatalf("%s: mapping the simulator's item: %v", id, err)
+			}
+			for _, key := range []string{"event.action", "event.outcome", "event.reason", "user.id", "user.email", "user.full_name", "source.ip", "source.geo.city_name", "host.os.name", "onepassword.uuid", "onepassword.object_type", "onepassword.vault_uuid"} {
+				v, _ := want.Fields.GetValue(key)
+				wantStr := ""
+				if v != nil {
+					wantStr = fmt.Sprint(v)
+				}
+				if got := d.str(key); got != wantStr {
+					t.Errorf("%s: %s = %q, want %q", id, key, got, wantStr)
+				}
 			}
 			ts, err := time.Parse(time.RFC3339Nano, d.str("@timestamp"))
 			// The file output writes milliseconds.
