@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -45,8 +46,10 @@ type Beater struct {
 	log     *logp.Logger
 	workers []*stream.Worker
 	streams []string // keys of the streams that run
-	ctx     context.Context
-	cancel  context.CancelFunc
+	// clientsTimeout bounds the wait for the streams' clients to close.
+	clientsTimeout time.Duration
+	ctx            context.Context
+	cancel         context.CancelFunc
 }
 
 // New is the beat.Creator. It runs for `run` and for `test config`, so every
@@ -106,7 +109,47 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 	if len(bt.workers) == 0 {
 		return nil, fmt.Errorf("no stream can run: %s", strings.Join(problems, "; "))
 	}
+	bt.clientsTimeout = cfg.ShutdownTimeout + 2*time.Second
+	// libbeat closes the publisher pipeline before it calls Stop; the
+	// guard closes the streams' clients first (see beforePipelineClose).
+	if b.Publisher != nil {
+		b.Publisher = &guardedPipeline{Pipeline: b.Publisher, beforeClose: bt.beforePipelineClose}
+	}
 	return bt, nil
+}
+
+// guardedPipeline is the publisher pipeline with a hook before Close.
+type guardedPipeline struct {
+	beat.Pipeline
+	beforeClose func()
+}
+
+// Close runs the hook, then closes the pipeline.
+func (p *guardedPipeline) Close() error {
+	p.beforeClose()
+	if c, ok := p.Pipeline.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// beforePipelineClose stops the streams and waits until each has closed its
+// publisher client: a closing pipeline drops the events it still holds and
+// reports them as acknowledged to connected clients, which would move a
+// cursor past events that were never delivered. The wait is bounded in
+// case a stream never started.
+func (bt *Beater) beforePipelineClose() {
+	bt.cancel()
+	deadline := time.NewTimer(bt.clientsTimeout)
+	defer deadline.Stop()
+	for _, w := range bt.workers {
+		select {
+		case <-w.ClientClosed():
+		case <-deadline.C:
+			bt.log.Warn("a stream did not close its publisher client in time; closing the pipeline anyway")
+			return
+		}
+	}
 }
 
 // prepare checks one enabled stream and builds its worker configuration.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -113,6 +114,7 @@ func (a *account) beatConfig(dir string, extra map[string]any) map[string]any {
 // running is a beat running in-process on a real libbeat pipeline.
 type running struct {
 	bt   beat.Beater
+	b    *beat.Beat
 	pipe *pipeline.Pipeline
 	reg  *monitoring.Registry
 	done chan error
@@ -152,18 +154,21 @@ func startBeat(t *testing.T, section map[string]any, outputType string, output m
 		pipe.Close()
 		t.Fatalf("beater.New: %v", err)
 	}
-	r := &running{bt: bt, pipe: pipe, reg: mon.StatsRegistry(), done: make(chan error, 1)}
+	r := &running{bt: bt, b: b, pipe: pipe, reg: mon.StatsRegistry(), done: make(chan error, 1)}
 	go func() { r.done <- bt.Run(b) }()
 	t.Cleanup(r.stop)
 	return r
 }
 
-// stop stops the beat the way SIGTERM does and waits for Run to return.
+// stop stops the beat the way libbeat does on SIGTERM (close the publisher
+// the beat was given, then Stop) and waits for Run to return.
 func (r *running) stop() {
 	r.once.Do(func() {
+		if c, ok := r.b.Publisher.(io.Closer); ok {
+			c.Close()
+		}
 		r.bt.Stop()
 		<-r.done
-		r.pipe.Close()
 	})
 }
 

@@ -85,7 +85,16 @@ type Worker struct {
 	commits *committer
 	breaker *breaker.Breaker
 	seq     uint64
+
+	clientClosed     chan struct{}
+	markClientClosed func()
 }
+
+// ClientClosed is closed once the worker's publisher client is closed, after
+// which no acknowledgement can advance its cursor. The beat waits for it
+// before the publisher pipeline closes, because a closing pipeline reports
+// the events it gives up on as acknowledged to clients still connected.
+func (w *Worker) ClientClosed() <-chan struct{} { return w.clientClosed }
 
 // New returns a worker for cfg.
 func New(cfg Config) *Worker {
@@ -105,10 +114,12 @@ func New(cfg Config) *Worker {
 		cfg.Logger = logp.NewNopLogger()
 	}
 	w := &Worker{
-		cfg:     cfg,
-		log:     cfg.Logger.With("stream", cfg.Key),
-		commits: newCommitter(),
+		cfg:          cfg,
+		log:          cfg.Logger.With("stream", cfg.Key),
+		commits:      newCommitter(),
+		clientClosed: make(chan struct{}),
 	}
+	w.markClientClosed = sync.OnceFunc(func() { close(w.clientClosed) })
 	bc := cfg.Breaker
 	bc.Now = cfg.Now
 	bc.OnChange = w.breakerChanged
@@ -144,15 +155,21 @@ func (w *Worker) Run(ctx context.Context, pipeline beat.PipelineConnector) error
 		EventListener: acker.ConnectionOnly(acker.EventPrivateReporter(w.onACK)),
 	})
 	if err != nil {
+		w.markClientClosed()
 		return fmt.Errorf("stream %s: connecting to the publisher pipeline: %w", w.cfg.Key, err)
 	}
 	closeClient := sync.OnceFunc(func() {
 		if err := client.Close(); err != nil {
 			w.log.Warnf("closing the publisher client: %v", err)
 		}
+		w.markClientClosed()
 	})
-	// A publish blocked on a full queue (output down) must not keep the
-	// worker from stopping: closing the client releases it.
+	// On stop the client is closed at once, even while a publish is blocked
+	// on a full queue (output down): Close waits up to ShutdownTimeout for
+	// the output to acknowledge what is in flight, and from then on no ACK
+	// can move the cursor. The blocked publish itself returns only when the
+	// pipeline closes, which libbeat does after the streams' clients are
+	// closed (see ClientClosed).
 	stopClosing := context.AfterFunc(ctx, closeClient)
 	defer stopClosing()
 
