@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
+	"github.com/elastic/elastic-agent-libs/logp/logptest"
 	"github.com/elastic/elastic-agent-libs/mapstr"
 
 	"github.com/eventsapibeat/eventsapibeat/internal/breaker"
@@ -51,9 +53,12 @@ type fakeAPI struct {
 	mu       sync.Mutex
 	script   map[string][]reply
 	requests []string
-	// drained is closed once a request for the key "drain" is seen.
+	// idle is closed once a request finds nothing scripted.
 	idle chan struct{}
 	once sync.Once
+	// introspection answers Introspect (a token with every feature if nil).
+	introspection *eventsapi.Introspection
+	introspectErr error
 }
 
 func (f *fakeAPI) fetcher(version string) (Fetcher, error) { return fakeFetcher{f, version}, nil }
@@ -66,6 +71,9 @@ type fakeFetcher struct {
 func (ff fakeFetcher) BaseURL() string { return "http://fake" }
 
 func (ff fakeFetcher) Introspect(context.Context) (*eventsapi.Introspection, error) {
+	if ff.api.introspectErr != nil || ff.api.introspection != nil {
+		return ff.api.introspection, ff.api.introspectErr
+	}
 	return &eventsapi.Introspection{UUID: "INTEGRATION", Features: []string{"itemusages"}}, nil
 }
 
@@ -324,5 +332,36 @@ func TestWorkerBreakerOpensAndRecovers(t *testing.T) {
 	}
 	if got := metrics.BreakerState.Get(); got != "closed" {
 		t.Errorf("breaker.state = %q after recovery, want closed", got)
+	}
+}
+
+func TestWorkerReportsIntrospection(t *testing.T) {
+	cases := []struct {
+		name  string
+		info  *eventsapi.Introspection
+		err   error
+		level string
+		want  string
+	}{
+		{"token accepted", &eventsapi.Introspection{UUID: "INTEG", AccountUUID: "ACCOUNT", Features: []string{"itemusages", "auditevents"}}, nil, "info", "token accepted by http://fake: integration INTEG, account ACCOUNT"},
+		{"feature missing", &eventsapi.Introspection{UUID: "INTEG", Features: []string{"signinattempts"}}, nil, "error", "lacks the itemusages feature (it has: signinattempts)"},
+		{"token refused", nil, &eventsapi.Error{Kind: eventsapi.KindUnauthorized, Status: 401}, "error", "refuses the token"},
+		{"API unreachable", nil, &eventsapi.Error{Kind: eventsapi.KindTransient, Status: 503}, "warn", "could not check the token"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			logger, logs := logptest.NewTestingLoggerWithObserver(t, "")
+			api := &fakeAPI{script: map[string][]reply{"v2 ": {{page: page("c1", false, "a")}}}, introspection: tc.info, introspectErr: tc.err}
+			run(t, api, Config{Logger: logger})
+			found := false
+			for _, entry := range logs.All() {
+				if strings.Contains(entry.Message, tc.want) {
+					found = entry.Level.String() == tc.level
+				}
+			}
+			if !found {
+				t.Fatalf("no %s log containing %q; logs: %v", tc.level, tc.want, logs.All())
+			}
+		})
 	}
 }
