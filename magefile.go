@@ -61,6 +61,17 @@ func Demo() error {
 	return cmd.Run()
 }
 
+// Bench runs the end-to-end benchmark (go run ./internal/bench): it builds the
+// binary, serves 3 × 100,000 events from the simulator with the API's rate
+// limits, writes them with the file output and reports throughput, CPU per
+// event, memory and API budget use. BENCH_FLAGS adds flags, for example
+// BENCH_FLAGS="-output discard -latency 150ms -json" go tool mage bench
+// (go run ./internal/bench -h lists them).
+func Bench() error {
+	args := append([]string{"run", "./internal/bench"}, strings.Fields(os.Getenv("BENCH_FLAGS"))...)
+	return sh.RunV("go", args...)
+}
+
 // Clean removes the built binary.
 func Clean() error {
 	return sh.Rm(beatName)
