@@ -406,6 +406,10 @@ func (w *Worker) commit(p *position) {
 // start. It never stops the stream: the fetch loop handles a bad token with
 // backoff, so a token that is fixed later is picked up without a restart.
 func (w *Worker) introspect(ctx context.Context, f Fetcher) {
+	// Introspect counts against the account's rate limit like any request.
+	if w.cfg.Budget != nil && w.cfg.Budget.Wait(ctx) != nil {
+		return
+	}
 	info, err := f.Introspect(ctx)
 	switch {
 	case ctx.Err() != nil:
