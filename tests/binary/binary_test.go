@@ -214,7 +214,30 @@ func (b *lockedBuffer) String() string {
 // eventsapibeat 2.x did and returns their uuids and the page's cursor.
 func legacyFirstPage(t *testing.T, base, token string) ([]string, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, base+"/api/v1/itemusages", strings.NewReader(`{ "limit": 100, "start_time": "2020-01-01T00:00:00Z" }`))
+	page := postPage(t, base+"/api/v1/itemusages", token, `{ "limit": 100, "start_time": "2020-01-01T00:00:00Z" }`)
+	if len(page.Items) != 100 {
+		t.Fatalf("v1 first page: %d items, want 100", len(page.Items))
+	}
+	uuids := make([]string, len(page.Items))
+	for i, it := range page.Items {
+		uuids[i] = it.UUID
+	}
+	return uuids, page.Cursor
+}
+
+// rawPage is the part of an Events API page the tests read.
+type rawPage struct {
+	Cursor string `json:"cursor"`
+	Items  []struct {
+		UUID string `json:"uuid"`
+	} `json:"items"`
+}
+
+// postPage sends body to an events endpoint of the simulator, as a client
+// other than the beat would, and decodes the page.
+func postPage(t *testing.T, url, token, body string) rawPage {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,20 +248,11 @@ func legacyFirstPage(t *testing.T, base, token string) ([]string, string) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var page struct {
-		Cursor string `json:"cursor"`
-		Items  []struct {
-			UUID string `json:"uuid"`
-		} `json:"items"`
+	var page rawPage
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: status %d, err %v", url, resp.StatusCode, err)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != 200 || len(page.Items) != 100 {
-		t.Fatalf("v1 first page: status %d, %d items, err %v", resp.StatusCode, len(page.Items), err)
-	}
-	uuids := make([]string, len(page.Items))
-	for i, it := range page.Items {
-		uuids[i] = it.UUID
-	}
-	return uuids, page.Cursor
+	return page
 }
 
 // docIDs returns the @metadata._id of every document written under dir.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -380,25 +379,7 @@ func firstAfterCursor(t *testing.T, base, token, typ, cursor string) (string, bo
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequest(http.MethodPost, base+"/api/v2/"+typ, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var page struct {
-		Items []struct {
-			UUID string `json:"uuid"`
-		} `json:"items"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("asking the simulator where the %s cursor points: status %d, err %v", typ, resp.StatusCode, err)
-	}
+	page := postPage(t, base+"/api/v2/"+typ, token, string(body))
 	if len(page.Items) == 0 {
 		return "", false
 	}
