@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,22 +85,10 @@ func Load(path string) (State, error) {
 		return State{}, &CorruptError{Path: path, Reason: fmt.Sprintf("it is %d bytes, more than a state file can be", info.Size())}
 	}
 	data := make([]byte, info.Size())
-	if _, err := readFull(f, data); err != nil {
+	if _, err := io.ReadFull(f, data); err != nil {
 		return State{}, fmt.Errorf("reading state file %s: %w", path, err)
 	}
 	return Parse(path, data)
-}
-
-func readFull(f *os.File, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := f.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // Parse decodes the content of a state file; path is only used in errors.
