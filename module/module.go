@@ -16,6 +16,16 @@
 // AccountUUID). A type package holds its names, its API item struct, a small
 // Map body, its _meta/fields.yml (the onepassword.* fields it writes; ECS
 // fields come from libbeat) and its tests (see module/internal/mapcheck).
+//
+// Mapping is on the hot path of the beat (every event), so MapItem keeps
+// its cost close to that of building the mapstr.M document itself (see
+// BenchmarkDocumentFloor): one pass validates and splits the item (no
+// encoding/json, no reflection, see jsonscan.go), the item is copied once
+// and the strings of the document are substrings of that copy, values are
+// boxed in bulk (box.go), maps are made at their final size, and the
+// scratch state is reused from item to item through a sync.Pool. The
+// document never points into reused memory nor into the caller's item:
+// libbeat's queue holds events long after Map returns.
 package module
 
 import (

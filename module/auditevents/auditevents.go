@@ -53,8 +53,14 @@ type AuditEvent struct {
 
 // Map maps one audit event.
 func Map(item []byte, opts module.MapOptions) (beat.Event, error) {
-	return module.MapItem(Name, Dataset, item, opts, mapBody)
+	return module.MapItemSized(Name, Dataset, sizes, item, opts, mapBody)
 }
+
+// sizes: event.{kind,module,dataset,created,id,category,type,action};
+// onepassword.{uuid,actor_details,actor_type,actor_account_uuid,
+// account_uuid,object_type,object_uuid,object_details,aux_id,aux_uuid,
+// aux_details,aux_info,session}.
+var sizes = module.Sizes{Event: 8, OnePassword: 13}
 
 // personAux lists the object types whose aux_uuid / aux_details is a person
 // (group membership, user–vault access, a device's owner), as Elastic's
@@ -64,16 +70,12 @@ func personAux(objectType string) bool {
 }
 
 func mapBody(m *module.Mapping, root module.Object) {
-	event := m.Event()
-	event["category"] = []string{"configuration"}
-	types := []string{"access"}
 	if action, ok := root.Str("action"); ok && action != "" {
-		event["action"] = action
-		if t := ActionType(action); t != "" {
-			types = append(types, t)
-		}
+		m.Event()["action"] = action
+		m.Categorize("configuration", "access", ActionType(action))
+	} else {
+		m.Categorize("configuration", "access")
 	}
-	event["type"] = types
 
 	// The actor is the user of the event.
 	actorUUID, _ := root.Str("actor_uuid")

@@ -43,16 +43,18 @@ type ItemUsage struct {
 
 // Map maps one item usage.
 func Map(item []byte, opts module.MapOptions) (beat.Event, error) {
-	return module.MapItem(Name, Dataset, item, opts, mapBody)
+	return module.MapItemSized(Name, Dataset, sizes, item, opts, mapBody)
 }
 
+// sizes: event.{kind,module,dataset,created,id,category,type,action};
+// onepassword.{uuid,used_version,vault_uuid,item_uuid,client,user_type,user_account_uuid,account_uuid}.
+var sizes = module.Sizes{Event: 8, OnePassword: 8}
+
 func mapBody(m *module.Mapping, root module.Object) {
-	event := m.Event()
 	// Elastic's choice: a vault item is modelled as a file.
-	event["category"] = []string{"file"}
-	event["type"] = []string{"access"}
+	m.Categorize("file", "access")
 	if a, ok := root.Str("action"); ok && a != "" {
-		event["action"] = a
+		m.Event()["action"] = a
 	}
 	if n, ok := root.Int("used_version"); ok {
 		m.PutOP("used_version", n)

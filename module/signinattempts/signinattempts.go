@@ -46,32 +46,36 @@ type SignInAttempt struct {
 
 // Map maps one sign-in attempt.
 func Map(item []byte, opts module.MapOptions) (beat.Event, error) {
-	return module.MapItem(Name, Dataset, item, opts, mapBody)
+	return module.MapItemSized(Name, Dataset, sizes, item, opts, mapBody)
 }
+
+// sizes: event.{kind,module,dataset,created,id,category,type,action,outcome,reason};
+// onepassword.{uuid,type,session_uuid,country,details,client,user_type,user_account_uuid,account_uuid}.
+var sizes = module.Sizes{Event: 10, OnePassword: 9}
 
 func mapBody(m *module.Mapping, root module.Object) {
 	event := m.Event()
-	event["category"] = []string{"authentication"}
 	category, ok := root.Str("category")
 	switch {
 	case !ok:
-		event["type"] = []string{"info"}
+		m.Categorize("authentication", "info")
 		event["outcome"] = "unknown"
 	case category == "success" || category == "firewall_reported_success":
 		event["action"] = category
-		event["type"] = []string{"info", "start"}
+		m.Categorize("authentication", "info", "start")
 		event["outcome"] = "success"
 	default:
 		if category != "" {
 			event["action"] = category
 		}
-		event["type"] = []string{"info"}
+		m.Categorize("authentication", "info")
 		event["outcome"] = "failure"
 	}
 	if t, ok := root.Str("type"); ok {
-		m.PutOP("type", t)
+		v := t
+		m.PutOP("type", v)
 		if t != "" {
-			event["reason"] = t
+			event["reason"] = v
 		}
 	}
 	root.CopyStrings("", "session_uuid", "country")

@@ -245,4 +245,6 @@ func TestFieldsDefined(t *testing.T) {
 
 func FuzzMap(f *testing.F) { suite.Fuzz(f) }
 
-func BenchmarkMap(b *testing.B) { suite.Bench(b) }
+func BenchmarkMap(b *testing.B)           { suite.Bench(b) }
+func BenchmarkMapWorstCase(b *testing.B)  { suite.BenchWorstCase(b) }
+func BenchmarkDocumentFloor(b *testing.B) { suite.BenchDocument(b) }

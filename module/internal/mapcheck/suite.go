@@ -427,22 +427,6 @@ func (s Suite) Fuzz(f *testing.F) {
 	})
 }
 
-// --- benchmarks -------------------------------------------------------------
-
-// Bench benchmarks Map on the Base item.
-func (s Suite) Bench(b *testing.B) {
-	item := []byte(s.Base)
-	opts := module.MapOptions{Received: time.Now()}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(item)))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := s.Type.Map(item, opts); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // SortedStrings returns a sorted copy.
 func SortedStrings(in []string) []string {
 	out := append([]string(nil), in...)
