@@ -174,7 +174,7 @@ func TestElasticsearchOutput(t *testing.T) {
 	}
 
 	r := startBeatWithSetup(t, section, "elasticsearch", output, setup)
-	audit := auditCommits(t, a, stateDir, types, peer.stored)
+	audit := auditCommits(t, a, stateDir, types, peer.stored, nil)
 
 	// The first bulk request is held: nothing is acknowledged, no cursor.
 	select {
@@ -250,7 +250,7 @@ func TestElasticsearchOutput(t *testing.T) {
 		t.Fatalf("%d events after 3 simulated hours, want %d", newTotal, total+3*len(types))
 	}
 	r2 := startBeatWithSetup(t, section, "elasticsearch", output, setup)
-	audit2 := auditCommits(t, a, stateDir, types, peer.stored)
+	audit2 := auditCommits(t, a, stateDir, types, peer.stored, nil)
 	waitFor(t, "the new events stored", 60*time.Second, func() bool { return peer.stored.distinct() >= newTotal })
 	waitCaughtUp(t, a, r2, stateDir, types)
 	dups, tooMany = r2.libbeatMetric("output.events.duplicates"), r2.libbeatMetric("output.events.toomany")
