@@ -242,6 +242,13 @@ func (r *Replay) next(req *http.Request, body []byte) (*Exchange, error) {
 // response builds the http.Response of a recorded one.
 func response(req *http.Request, rec *Response) *http.Response {
 	data := rec.Bytes()
+	if rec.JSON != nil {
+		// Undo the recording's indentation.
+		var buf bytes.Buffer
+		if json.Compact(&buf, data) == nil {
+			data = buf.Bytes()
+		}
+	}
 	var readErr error
 	if rec.ReadError != "" {
 		readErr = errors.New(rec.ReadError)
@@ -262,7 +269,7 @@ func response(req *http.Request, rec *Response) *http.Response {
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        h,
-		Body:          &replayBody{data: bytes.Clone(data), err: readErr},
+		Body:          &replayBody{data: data, err: readErr},
 		ContentLength: length,
 		Request:       req,
 	}
