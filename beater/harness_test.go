@@ -125,6 +125,12 @@ type running struct {
 // output, as `eventsapibeat run` does.
 func startBeat(t *testing.T, section map[string]any, outputType string, output map[string]any) *running {
 	t.Helper()
+	return startBeatWithOptions(t, section, outputType, output, beater.Options{})
+}
+
+// startBeatWithOptions is startBeat with beater options.
+func startBeatWithOptions(t *testing.T, section map[string]any, outputType string, output map[string]any, opts beater.Options) *running {
+	t.Helper()
 	logger := logp.NewNopLogger()
 	info := beat.Info{Beat: beater.Name, IndexPrefix: beater.Name, Version: beater.Version, Logger: logger}
 	procs, err := processing.MakeDefaultBeatSupport(true)(info, logger, conf.NewConfig())
@@ -149,7 +155,7 @@ func startBeat(t *testing.T, section map[string]any, outputType string, output m
 	}
 	mon := beat.NewMonitoring()
 	b := &beat.Beat{Info: info, Publisher: pipe, Monitoring: mon}
-	bt, err := beater.New(b, conf.MustNewConfigFrom(section))
+	bt, err := beater.NewWithOptions(b, conf.MustNewConfigFrom(section), opts)
 	if err != nil {
 		pipe.Close()
 		t.Fatalf("beater.New: %v", err)

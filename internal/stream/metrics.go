@@ -30,7 +30,8 @@ const (
 // are computed when the registry is read, so they keep moving while the
 // stream is stuck, and their names end in _gauge: libbeat's metrics log line
 // prints such values as they are instead of as the change since the last
-// line. Times are monitoring.Timestamp strings (UTC, milliseconds).
+// line. Times are monitoring.Timestamp strings (UTC, milliseconds; the
+// layout's Z is literal, so they are always set in UTC).
 type Metrics struct {
 	Pages         *monitoring.Uint
 	Requests      *monitoring.Uint
@@ -155,12 +156,12 @@ func (m *Metrics) start(resume *state.State, from eventsapi.ResetCursor, b *budg
 	case resume != nil:
 		if !resume.LastEventTime.IsZero() {
 			m.newest, m.position = resume.LastEventTime, resume.LastEventTime
-			m.NewestEventTime.Set(resume.LastEventTime)
-			m.LastEventTime.Set(resume.LastEventTime)
+			m.NewestEventTime.Set(resume.LastEventTime.UTC())
+			m.LastEventTime.Set(resume.LastEventTime.UTC())
 		}
 		if !resume.UpdatedAt.IsZero() {
 			m.lastCommit = resume.UpdatedAt
-			m.LastCommit.Set(resume.UpdatedAt)
+			m.LastCommit.Set(resume.UpdatedAt.UTC())
 		}
 	case from.StartTime != nil:
 		m.position = *from.StartTime
@@ -194,7 +195,7 @@ func (m *Metrics) published(n int, newest time.Time) {
 	defer m.mu.Unlock()
 	if newest.After(m.newest) {
 		m.newest = newest
-		m.NewestEventTime.Set(newest)
+		m.NewestEventTime.Set(newest.UTC())
 		if !m.caughtUp {
 			m.position = newest
 		}
@@ -239,9 +240,9 @@ func (m *Metrics) waited(d time.Duration) {
 func (m *Metrics) committed(lastEventTime time.Time) {
 	m.Commits.Inc()
 	now := m.now()
-	m.LastCommit.Set(now)
+	m.LastCommit.Set(now.UTC())
 	if !lastEventTime.IsZero() {
-		m.LastEventTime.Set(lastEventTime)
+		m.LastEventTime.Set(lastEventTime.UTC())
 	}
 	m.mu.Lock()
 	m.lastCommit = now
