@@ -35,6 +35,9 @@ type progressSample struct {
 	published uint64
 	lag       time.Duration
 	lagKnown  bool
+	// waitedMS and errors say why a stream does not gain.
+	waitedMS uint64
+	errors   uint64
 }
 
 func newProgress(m *Metrics, log *logp.Logger, behindAfter time.Duration) *progress {
@@ -45,7 +48,8 @@ func newProgress(m *Metrics, log *logp.Logger, behindAfter time.Duration) *progr
 
 func (p *progress) sample() progressSample {
 	lag, ok := p.m.Lag()
-	return progressSample{at: p.m.now(), published: p.m.EventsPublished.Get(), lag: lag, lagKnown: ok}
+	return progressSample{at: p.m.now(), published: p.m.EventsPublished.Get(), lag: lag, lagKnown: ok,
+		waitedMS: p.m.RateLimitWaitedMS.Get(), errors: p.m.RequestErrors.Get()}
 }
 
 // run reports at every tick until ctx is done.
@@ -97,7 +101,13 @@ func estimate(prev, cur progressSample) string {
 	}
 	gained := prev.lag - cur.lag
 	if gained <= 0 {
-		return "not gaining on now (requests failing, rate-limited or the output slow?)"
+		switch {
+		case cur.errors > prev.errors:
+			return fmt.Sprintf("not gaining on now: %d request(s) failed in the last %s", cur.errors-prev.errors, humanDuration(elapsed))
+		case cur.waitedMS > prev.waitedMS:
+			return fmt.Sprintf("not gaining on now: waited %s for the account's request budget (rate_limit)", humanDuration(time.Duration(cur.waitedMS-prev.waitedMS)*time.Millisecond))
+		}
+		return "not gaining on now: the output may be slow (compare events.published with events.acked)"
 	}
 	eta := time.Duration(float64(cur.lag) / float64(gained) * float64(elapsed))
 	return fmt.Sprintf("about %s to catch up at %.0fx real time", humanDuration(eta), float64(gained+elapsed)/float64(elapsed))

@@ -139,7 +139,9 @@ func TestEstimate(t *testing.T) {
 		{"lag unknown", progressSample{at: at}, progressSample{at: at.Add(time.Minute), lag: time.Hour, lagKnown: true}, "no estimate yet"},
 		{"no time passed", progressSample{at: at, lagKnown: true}, progressSample{at: at, lagKnown: true}, "no estimate yet"},
 		{"losing ground", progressSample{at: at, lag: time.Hour, lagKnown: true}, progressSample{at: at.Add(time.Minute), lag: time.Hour + time.Minute, lagKnown: true}, "not gaining"},
-		{"standing still", progressSample{at: at, lag: time.Hour, lagKnown: true}, progressSample{at: at.Add(time.Minute), lag: time.Hour, lagKnown: true}, "not gaining"},
+		{"standing still", progressSample{at: at, lag: time.Hour, lagKnown: true}, progressSample{at: at.Add(time.Minute), lag: time.Hour, lagKnown: true}, "not gaining on now: the output may be slow"},
+		{"requests failing", progressSample{at: at, lag: time.Hour, lagKnown: true, errors: 2, waitedMS: 5}, progressSample{at: at.Add(time.Minute), lag: time.Hour + time.Minute, lagKnown: true, errors: 9, waitedMS: 900}, "not gaining on now: 7 request(s) failed in the last 1m00s"},
+		{"waiting for the budget", progressSample{at: at, lag: time.Hour, lagKnown: true, waitedMS: 1000}, progressSample{at: at.Add(time.Minute), lag: time.Hour + time.Minute, lagKnown: true, waitedMS: 46000}, "not gaining on now: waited 45s for the account's request budget"},
 		// 1 h of lag gone per minute: 10 h left take 10 min, at 61x.
 		{"gaining", progressSample{at: at, lag: 11 * time.Hour, lagKnown: true}, progressSample{at: at.Add(time.Minute), lag: 10 * time.Hour, lagKnown: true}, "about 10m00s to catch up at 61x real time"},
 	}
