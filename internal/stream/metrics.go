@@ -168,20 +168,22 @@ func (m *Metrics) start(resume *state.State, from eventsapi.ResetCursor, b *budg
 	}
 }
 
-// pageFetched counts a page; a page with has_more: false means the stream
-// has read everything up to now.
-func (m *Metrics) pageFetched(hasMore bool) {
+// pageFetched counts a page. reachedNow says that with it the stream has
+// read everything up to the present: the page of an open-ended cursor that
+// says has_more: false. (A backfill that reads time slices in parallel
+// passes false until its last slice is done.)
+func (m *Metrics) pageFetched(reachedNow bool) {
 	m.Pages.Inc()
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.caughtUp = !hasMore
-	if !hasMore {
+	m.caughtUp = reachedNow
+	if reachedNow {
 		m.position = now
 	} else if !m.newest.IsZero() {
 		m.position = m.newest
 	}
-	m.CaughtUp.Set(!hasMore)
+	m.CaughtUp.Set(reachedNow)
 }
 
 // published counts n events handed to the pipeline; newest is the time of

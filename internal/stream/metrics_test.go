@@ -122,7 +122,7 @@ func TestMetricsLagFollowsThePosition(t *testing.T) {
 
 	// Backfilling: the position is the newest event published.
 	clk.Advance(time.Minute)
-	m.pageFetched(true)
+	m.pageFetched(false)
 	m.published(1000, clockStart.Add(-2*time.Hour))
 	if got := lagGauge(); got != 2*3600+60 {
 		t.Fatalf("lag while backfilling = %d s, want 2h01m", got)
@@ -138,7 +138,7 @@ func TestMetricsLagFollowsThePosition(t *testing.T) {
 
 	// has_more: false: everything up to the fetch has been read, however
 	// old the newest event is (a quiet account).
-	m.pageFetched(false)
+	m.pageFetched(true)
 	if got := lagGauge(); got != 0 || !m.CaughtUp.Get() {
 		t.Fatalf("lag when caught up = %d s (caught_up %v), want 0", got, m.CaughtUp.Get())
 	}
@@ -149,7 +149,7 @@ func TestMetricsLagFollowsThePosition(t *testing.T) {
 		t.Fatalf("lag 90 s after the last successful poll = %d", got)
 	}
 	// A burst: the next page says has_more again.
-	m.pageFetched(true)
+	m.pageFetched(false)
 	m.published(5, clockStart.Add(time.Minute))
 	if got := lagGauge(); got != 90 {
 		t.Fatalf("lag behind a burst = %d s, want the 90 s since the newest event", got)

@@ -38,7 +38,7 @@ func TestProgressBackfillThenCaughtUpOnce(t *testing.T) {
 
 	// 30 s of backfill: 1000 events, one day of history read.
 	clk.Advance(30 * time.Second)
-	m.pageFetched(true)
+	m.pageFetched(false)
 	m.published(1000, from.Add(24*time.Hour))
 	m.EventsAcked.Add(900)
 	p.report()
@@ -60,7 +60,7 @@ func TestProgressBackfillThenCaughtUpOnce(t *testing.T) {
 
 	// The last page: caught up, said once.
 	clk.Advance(30 * time.Second)
-	m.pageFetched(false)
+	m.pageFetched(true)
 	m.published(10, clockStart)
 	p.report()
 	clk.Advance(30 * time.Second)
@@ -83,7 +83,7 @@ func TestProgressBackfillThenCaughtUpOnce(t *testing.T) {
 	}
 	// It recovers: caught up is said again, once.
 	n = count()
-	m.pageFetched(false)
+	m.pageFetched(true)
 	p.report()
 	p.report()
 	lines = infoLines(n)

@@ -315,7 +315,7 @@ func (w *Worker) fetchLoop(ctx context.Context, out chan<- fetched) {
 		}
 		retry.Reset()
 		legacyCursor = false
-		w.cfg.Metrics.pageFetched(page.HasMore)
+		w.cfg.Metrics.pageFetched(!page.HasMore)
 		select {
 		case out <- fetched{page: page, apiVersion: version, received: w.cfg.Now()}:
 		case <-ctx.Done():
