@@ -129,13 +129,26 @@ type running struct {
 // output, as `eventsapibeat run` does.
 func startBeat(t *testing.T, section map[string]any, outputType string, output map[string]any) *running {
 	t.Helper()
-	return startBeatWithSetup(t, section, outputType, output, nil)
+	return startBeatWith(t, section, outputType, output, nil, beater.Options{})
 }
 
 // startBeatWithSetup is startBeat with root settings for libbeat's index
 // management (setup.template.*, setup.ilm.*), which the elasticsearch
 // output's index selector reads.
 func startBeatWithSetup(t *testing.T, section map[string]any, outputType string, output, setup map[string]any) *running {
+	t.Helper()
+	return startBeatWith(t, section, outputType, output, setup, beater.Options{})
+}
+
+// startBeatWithOptions is startBeat with beater options.
+func startBeatWithOptions(t *testing.T, section map[string]any, outputType string, output map[string]any, opts beater.Options) *running {
+	t.Helper()
+	return startBeatWith(t, section, outputType, output, nil, opts)
+}
+
+// startBeatWith is startBeat with index-management settings and beater
+// options.
+func startBeatWith(t *testing.T, section map[string]any, outputType string, output, setup map[string]any, opts beater.Options) *running {
 	t.Helper()
 	logger := logp.NewNopLogger()
 	info := beat.Info{Beat: beater.Name, IndexPrefix: beater.Name, Version: beater.Version, Logger: logger}
@@ -170,7 +183,7 @@ func startBeatWithSetup(t *testing.T, section map[string]any, outputType string,
 	}
 	mon := beat.NewMonitoring()
 	b := &beat.Beat{Info: info, Publisher: pipe, Monitoring: mon}
-	bt, err := beater.New(b, conf.MustNewConfigFrom(section))
+	bt, err := beater.NewWithOptions(b, conf.MustNewConfigFrom(section), opts)
 	if err != nil {
 		pipe.Close()
 		t.Fatalf("beater.New: %v", err)
