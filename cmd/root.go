@@ -47,7 +47,34 @@ func New(dashboards fs.FS) *cmd.BeatsRootCmd {
 func newRoot(settings instance.Settings) *cmd.BeatsRootCmd {
 	root := cmd.GenRootCmdWithSettings(beater.New, settings)
 	root.AddCommand(genDemoCmd(settings))
+	addTrafficFlags(root)
 	return root
+}
+
+// addTrafficFlags adds --record-dir and --replay-dir, shorthands for
+// -E eventsapibeat.record_dir=DIR and -E eventsapibeat.replay_dir=DIR: they
+// write into the same overwrites as -E, so every command that loads the
+// configuration (run, demo, test config) sees them. Like libbeat's own flags
+// they live in flag.CommandLine, because libbeat parses the command line
+// again with the standard flag package.
+func addTrafficFlags(root *cmd.BeatsRootCmd) {
+	e := flag.CommandLine.Lookup("E")
+	if e == nil {
+		return
+	}
+	overwrites, ok := e.Value.(*conf.SettingsFlag)
+	if !ok {
+		return
+	}
+	for _, f := range []struct{ name, setting, usage string }{
+		{"record-dir", "eventsapibeat.record_dir", "Record every Events API request and response (tokens removed) under this directory"},
+		{"replay-dir", "eventsapibeat.replay_dir", "Answer every Events API request from the recording in this directory; no network, no token needed"},
+	} {
+		if flag.CommandLine.Lookup(f.name) == nil {
+			conf.ConfigOverwriteFlag(flag.CommandLine, overwrites.Config(), f.name, f.setting, "", f.usage)
+		}
+		root.PersistentFlags().AddGoFlag(flag.CommandLine.Lookup(f.name))
+	}
 }
 
 // defaultOverrides are defaults that differ from libbeat's and apply only
