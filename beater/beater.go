@@ -26,6 +26,7 @@ import (
 	"github.com/eventsapibeat/eventsapibeat/internal/breaker"
 	"github.com/eventsapibeat/eventsapibeat/internal/budget"
 	"github.com/eventsapibeat/eventsapibeat/internal/eventsapi"
+	"github.com/eventsapibeat/eventsapibeat/internal/recording"
 	"github.com/eventsapibeat/eventsapibeat/internal/state"
 	"github.com/eventsapibeat/eventsapibeat/internal/stream"
 	"github.com/eventsapibeat/eventsapibeat/module"
@@ -86,6 +87,10 @@ func NewWithOptions(b *beat.Beat, raw *conf.C, opts Options) (beat.Beater, error
 	if err != nil {
 		return nil, fmt.Errorf("eventsapibeat: HTTP client settings (ssl, proxy_url, timeout): %w", err)
 	}
+	traffic, err := newAPITraffic(cfg, httpClient, logger)
+	if err != nil {
+		return nil, err
+	}
 
 	var reg *monitoring.Registry
 	if b.Monitoring.StatsRegistry() != nil {
@@ -102,7 +107,11 @@ func NewWithOptions(b *beat.Beat, raw *conf.C, opts Options) (beat.Beater, error
 		if !s.Enabled {
 			continue
 		}
-		wc, err := prepare(cfg, s, t, httpClient, budgets, logger, time.Now())
+		streamHTTP, err := traffic.client(s.Key)
+		var wc stream.Config
+		if err == nil {
+			wc, err = prepare(cfg, s, t, streamHTTP, budgets, logger, time.Now())
+		}
 		if err != nil {
 			problems = append(problems, err.Error())
 			logger.Errorf("stream %s will not run: %v", s.Key, err)
@@ -167,6 +176,10 @@ func (bt *Beater) beforePipelineClose() {
 // prepare checks one enabled stream and builds its worker configuration.
 func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http.Client, budgets *budget.Registry, logger *logp.Logger, now time.Time) (stream.Config, error) {
 	setting := "eventsapibeat." + s.Key
+	if cfg.Replaying() {
+		// A replay sends nothing anywhere, so it needs no real token.
+		s.AuthToken, s.AuthTokenErr = recording.PlaceholderToken(t.Name), nil
+	}
 	if s.AuthTokenErr != nil {
 		return stream.Config{}, fmt.Errorf("%s.auth_token: cannot be read (%w); if it refers to a ${VARIABLE}, set it in the environment or add it with `eventsapibeat keystore add`", setting, s.AuthTokenErr)
 	}
@@ -194,7 +207,7 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 			return stream.Config{}, fmt.Errorf("%s.auth_token: %w", setting, err)
 		}
 	}
-	if strings.HasPrefix(baseURL, "http://") {
+	if strings.HasPrefix(baseURL, "http://") && !cfg.Replaying() {
 		logger.Warnf("stream %s: the Events API URL %s is plain http; the token travels unencrypted (use this only for local testing)", s.Key, baseURL)
 	}
 
