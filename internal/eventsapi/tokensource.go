@@ -24,7 +24,7 @@ func StaticToken(t Token) TokenSource { return staticToken{t} }
 
 type staticToken struct{ t Token }
 
-func (s staticToken) Token() (Token, error)   { return s.t, nil }
+func (s staticToken) Token() (Token, error)  { return s.t, nil }
 func (s staticToken) Refresh() (bool, error) { return false, nil }
 
 // maxTokenFileBytes bounds what is read of a token file: a token is about a
