@@ -155,33 +155,30 @@ func (bt *Beater) beforePipelineClose() {
 // prepare checks one enabled stream and builds its worker configuration.
 func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http.Client, budgets *budget.Registry, logger *logp.Logger, now time.Time) (stream.Config, error) {
 	setting := "eventsapibeat." + s.Key
-	if s.AuthTokenErr != nil {
-		return stream.Config{}, fmt.Errorf("%s.auth_token: cannot be read (%w); if it refers to a ${VARIABLE}, set it in the environment or add it with `eventsapibeat keystore add`", setting, s.AuthTokenErr)
-	}
-	if strings.TrimSpace(s.AuthToken) == "" {
-		return stream.Config{}, fmt.Errorf("%s.auth_token: missing; set the Events Reporting bearer token (for example auth_token: ${%s_TOKEN}, from the keystore or the environment)", setting, strings.ToUpper(s.Key))
-	}
-	token, err := eventsapi.ParseToken(s.AuthToken)
+	tokenSetting := cfg.StreamToken(s)
+	tokens, token, err := openTokens(tokenSetting, s.Key, t.Name, cfg.TokenExpiryWarningDays, logger, time.Now)
 	if err != nil {
-		return stream.Config{}, fmt.Errorf("%s.auth_token: %w", setting, err)
+		return stream.Config{}, err
 	}
 	if !token.HasFeature(t.Name) {
 		have := "none"
 		if len(token.Features) > 0 {
 			have = strings.Join(token.Features, ", ")
 		}
-		return stream.Config{}, fmt.Errorf("%s.auth_token: the token lacks the %s feature (it has: %s); issue a token with this event type enabled", setting, t.Name, have)
+		return stream.Config{}, fmt.Errorf("%s: the token lacks the %s feature (it has: %s); issue a token with this event type enabled", tokenSetting.Setting, t.Name, have)
 	}
 	if token.Expired(now) {
-		return stream.Config{}, fmt.Errorf("%s.auth_token: the token expired at %s; issue a new token", setting, token.ExpiresAt.UTC().Format(time.RFC3339))
+		return stream.Config{}, fmt.Errorf("%s: the token expired at %s; issue a new token", tokenSetting.Setting, token.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 
 	baseURL := cfg.StreamURL(s)
 	if baseURL == "" {
 		if baseURL, err = token.BaseURL(); err != nil {
-			return stream.Config{}, fmt.Errorf("%s.auth_token: %w", setting, err)
+			return stream.Config{}, fmt.Errorf("%s: %w", tokenSetting.Setting, err)
 		}
+		tokens.urlFromAud = true
 	}
+	tokens.baseURL = baseURL
 	if strings.HasPrefix(baseURL, "http://") {
 		logger.Warnf("stream %s: the Events API URL %s is plain http; the token travels unencrypted (use this only for local testing)", s.Key, baseURL)
 	}
@@ -225,6 +222,30 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 	}
 
 	userAgent := Name + "/" + Version
+	newClient := func(apiVersion string) (*eventsapi.Client, error) {
+		return eventsapi.NewClient(eventsapi.Config{
+			BaseURL:    baseURL,
+			Tokens:     tokens,
+			Version:    apiVersion,
+			HTTPClient: httpClient,
+			UserAgent:  userAgent,
+		})
+	}
+	streamBudget := budgets.For(account)
+	explainer := &unauthorizedExplainer{
+		tokens: tokens,
+		budget: streamBudget,
+		introspect: func(ctx context.Context) (*eventsapi.Introspection, error) {
+			c, err := newClient(version)
+			if err != nil {
+				return nil, err
+			}
+			return c.Introspect(ctx)
+		},
+	}
+	// Warn at start if the token expires soon; later the token source
+	// repeats the warning once a day.
+	_, _ = tokens.Token()
 	return stream.Config{
 		Key:                s.Key,
 		Type:               t,
@@ -239,21 +260,16 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		Logger:             logger,
 		RetryInit:          cfg.Backoff.Init,
 		RetryMax:           cfg.Backoff.Max,
-		Budget:             budgets.For(account),
+		Budget:             streamBudget,
 		Breaker: breaker.Config{
 			FailureThreshold: cfg.CircuitBreaker.FailureThreshold,
 			SuccessThreshold: cfg.CircuitBreaker.SuccessThreshold,
 			OpenTimeout:      cfg.CircuitBreaker.OpenTimeout,
 		},
 		NewFetcher: func(apiVersion string) (stream.Fetcher, error) {
-			return eventsapi.NewClient(eventsapi.Config{
-				BaseURL:    baseURL,
-				Token:      token,
-				Version:    apiVersion,
-				HTTPClient: httpClient,
-				UserAgent:  userAgent,
-			})
+			return newClient(apiVersion)
 		},
+		ExplainUnauthorized: explainer.explain,
 	}, nil
 }
 

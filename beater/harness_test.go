@@ -125,7 +125,12 @@ type running struct {
 // output, as `eventsapibeat run` does.
 func startBeat(t *testing.T, section map[string]any, outputType string, output map[string]any) *running {
 	t.Helper()
-	logger := logp.NewNopLogger()
+	return startBeatLogged(t, logp.NewNopLogger(), section, outputType, output)
+}
+
+// startBeatLogged is startBeat with the beat's logger given.
+func startBeatLogged(t *testing.T, logger *logp.Logger, section map[string]any, outputType string, output map[string]any) *running {
+	t.Helper()
 	info := beat.Info{Beat: beater.Name, IndexPrefix: beater.Name, Version: beater.Version, Logger: logger}
 	procs, err := processing.MakeDefaultBeatSupport(true)(info, logger, conf.NewConfig())
 	if err != nil {
