@@ -61,12 +61,7 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 	}
 	logger = logger.Named(Name)
 
-	types := all.Types()
-	specs := make([]config.StreamSpec, len(types))
-	for i, t := range types {
-		specs[i] = config.StreamSpec{EventType: t.Name, Key: t.ConfigKey}
-	}
-	cfg, err := config.Load(raw, specs)
+	cfg, types, err := LoadConfig(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -193,15 +188,19 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		start = eventsapi.ResetCursor{Limit: config.DefaultLimit, StartTime: &from}
 	}
 
-	// Relative paths resolve against the working directory, as in 2.x.
-	statePath, err := filepath.Abs(s.CursorStateFile)
+	statePath, err := StatePath(s)
 	if err != nil {
-		return stream.Config{}, fmt.Errorf("%s.cursor_state_file: %w", setting, err)
+		return stream.Config{}, err
 	}
 	version, explicit := cfg.StreamAPIVersion(s)
 	resume, err := loadState(statePath, t.Name)
 	if err != nil {
 		return stream.Config{}, fmt.Errorf("%s.cursor_state_file: %w", setting, err)
+	}
+	if resume != nil && resume.Reset != nil {
+		start = resetCursorOf(*resume.Reset, start)
+		logger.Infof("stream %s: %s holds a reset (from `eventsapibeat cursor reset`): starting again from %s; the first acknowledged page replaces it", s.Key, statePath, resume.Reset.StartTime.UTC().Format(time.RFC3339))
+		resume = nil
 	}
 	if resume != nil && resume.APIVersion != "" && resume.APIVersion != version {
 		if explicit {
@@ -272,6 +271,46 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		ExplainUnauthorized: explainer.explain,
 	}, nil
 }
+
+// resetCursorOf turns a state file's pending reset into the stream's first
+// request, keeping starting_cursor's page size unless the reset sets one.
+func resetCursorOf(r state.Reset, configured eventsapi.ResetCursor) eventsapi.ResetCursor {
+	from := r.StartTime.UTC()
+	limit := r.Limit
+	if limit == 0 {
+		limit = configured.Limit
+	}
+	if limit == 0 {
+		limit = config.DefaultLimit
+	}
+	return eventsapi.ResetCursor{Limit: limit, StartTime: &from}
+}
+
+// LoadConfig reads the eventsapibeat: section; the types are those of
+// cfg.Streams, index for index.
+func LoadConfig(raw *conf.C) (config.Config, []module.Type, error) {
+	types := all.Types()
+	specs := make([]config.StreamSpec, len(types))
+	for i, t := range types {
+		specs[i] = config.StreamSpec{EventType: t.Name, Key: t.ConfigKey}
+	}
+	cfg, err := config.Load(raw, specs)
+	return cfg, types, err
+}
+
+// StatePath is the absolute path of a stream's cursor_state_file: relative
+// paths resolve against the working directory, as in 2.x.
+func StatePath(s config.Stream) (string, error) {
+	p, err := filepath.Abs(s.CursorStateFile)
+	if err != nil {
+		return "", fmt.Errorf("eventsapibeat.%s.cursor_state_file: %w", s.Key, err)
+	}
+	return p, nil
+}
+
+// LoadState reads a stream's state file and checks that it belongs to the
+// stream; nil, nil when there is no state yet.
+func LoadState(path, eventType string) (*state.State, error) { return loadState(path, eventType) }
 
 // loadState reads a stream's state; nil when there is none yet.
 func loadState(path, eventType string) (*state.State, error) {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/eventsapibeat/eventsapibeat/internal/simulator"
+	"github.com/eventsapibeat/eventsapibeat/internal/state"
 )
 
 // logged reports whether a log entry at level contains every part.
@@ -118,5 +119,47 @@ func TestTokenFileRotationEndToEnd(t *testing.T) {
 	}
 	if len(seen) < perType+5 {
 		t.Fatalf("%d distinct events written, want at least %d", len(seen), perType+5)
+	}
+}
+
+// TestCursorResetIsHonoured: a reset written into the state file (as
+// `eventsapibeat cursor reset` does) makes the stream start again from its
+// time at the next start, and the first acknowledged page replaces it with
+// a cursor.
+func TestCursorResetIsHonoured(t *testing.T) {
+	const perType = 900
+	a := newAccount(t, perType, simulator.Config{})
+	stateDir := t.TempDir()
+	section := a.beatConfig(stateDir, nil)
+	delete(section, "signin_attempts")
+	delete(section, "audit_events")
+	statePath := filepath.Join(stateDir, "itemusages.state")
+
+	r := startBeat(t, section, "file", fileOutput(t.TempDir()))
+	waitFor(t, "the first run", 60*time.Second, func() bool { return r.metric("item_usages", "events.acked") == perType })
+	r.stop()
+
+	events := a.sim.Events("itemusages")
+	from := events[len(events)/3].Timestamp.Truncate(time.Second)
+	want := 0
+	for _, e := range events {
+		if !e.Timestamp.Before(from) {
+			want++
+		}
+	}
+	if _, err := state.Replace(statePath, state.State{Stream: "itemusages", Reset: &state.Reset{StartTime: from}}); err != nil {
+		t.Fatal(err)
+	}
+
+	outDir := t.TempDir()
+	r = startBeat(t, section, "file", fileOutput(outDir))
+	waitFor(t, "the events since the reset time", 60*time.Second, func() bool { return r.metric("item_usages", "events.acked") == int64(want) })
+	r.stop()
+	if got := len(readDocs(t, outDir)); got != want {
+		t.Fatalf("%d documents after the reset, want the %d events since %s", got, want, from)
+	}
+	st, err := state.Load(statePath)
+	if err != nil || st.Reset != nil || st.Cursor == "" {
+		t.Fatalf("state after the run = %+v, %v; want a cursor and no reset", st, err)
 	}
 }
