@@ -1,6 +1,6 @@
 // Package cmd builds eventsapibeat's command line: libbeat's standard
 // commands (run, setup, test, export, keystore, version) plus the beat's own
-// (demo).
+// (demo, cursor, test api).
 package cmd
 
 import (
@@ -42,6 +42,7 @@ func newRoot(settings instance.Settings) *cmd.BeatsRootCmd {
 		}
 	}
 	root.AddCommand(genDemoCmd(settings))
+	root.AddCommand(genCursorCmd(settings))
 	return root
 }
 
