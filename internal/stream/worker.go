@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
+	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/common/acker"
 	"github.com/elastic/beats/v7/libbeat/common/backoff"
 	"github.com/elastic/elastic-agent-libs/logp"
@@ -148,11 +149,16 @@ func (w *Worker) breakerChanged(from, to breaker.State) {
 // Run collects the stream until ctx is cancelled. It returns nil on a clean
 // stop; an error only when the stream cannot run at all.
 func (w *Worker) Run(ctx context.Context, pipeline beat.PipelineConnector) error {
+	normalize := false
 	client, err := pipeline.ConnectWith(beat.ClientConfig{
 		// Never drop an event after max_retries: its cursor would be
 		// committed although it was not delivered.
 		PublishMode: beat.GuaranteedSend,
 		WaitClose:   w.cfg.ShutdownTimeout,
+		// The mappers write only the generic types normalization would
+		// produce (mapcheck.Check verifies it for every mapped event), so
+		// its deep copy of every event is pure cost.
+		Processing: beat.ProcessingConfig{EventNormalization: &normalize},
 		// ConnectionOnly: ACKs that arrive after Close (events the closing
 		// pipeline gave up on) must not advance the cursor.
 		EventListener: acker.ConnectionOnly(acker.EventPrivateReporter(w.onACK)),
@@ -355,7 +361,7 @@ func unmappable(t module.Type, item []byte, received time.Time, err error) beat.
 				"kind":     "pipeline_error",
 				"module":   module.ModuleName,
 				"dataset":  t.Dataset,
-				"created":  received,
+				"created":  common.Time(received.UTC()),
 				"original": string(item),
 			},
 			"error": mapstr.M{"message": "item could not be mapped: " + err.Error()},
