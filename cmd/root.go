@@ -43,6 +43,7 @@ func newRoot(settings instance.Settings) *cmd.BeatsRootCmd {
 	}
 	root.AddCommand(genDemoCmd(settings))
 	root.AddCommand(genCursorCmd(settings))
+	root.TestCmd.AddCommand(genTestAPICmd(settings))
 	return root
 }
 
