@@ -199,6 +199,9 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 	}
 	if resume != nil && resume.Reset != nil {
 		start = resetCursorOf(*resume.Reset, start)
+		if err := start.Validate(); err != nil {
+			return stream.Config{}, fmt.Errorf("%s.cursor_state_file: the reset in %s is unusable (%w); run `eventsapibeat cursor reset` again", setting, statePath, err)
+		}
 		logger.Infof("stream %s: %s holds a reset (from `eventsapibeat cursor reset`): starting again from %s; the first acknowledged page replaces it", s.Key, statePath, resume.Reset.StartTime.UTC().Format(time.RFC3339))
 		resume = nil
 	}

@@ -150,6 +150,23 @@ func TestNew(t *testing.T) {
 			wantErr: []string{"cursor_state_file", "also the state file"},
 		},
 		{
+			name: "pending reset",
+			setup: func(dir string) {
+				os.WriteFile(filepath.Join(dir, "itemusages.state"), []byte(`{"format":"eventsapibeat/3","stream":"itemusages","cursor":"","reset":{"start_time":"2026-01-01T00:00:00Z"}}`), 0o600)
+			},
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures}},
+			extra:   map[string]any{"api_version": "v1"},
+			wantRun: []string{"item_usages"},
+		},
+		{
+			name: "pending reset with a page size the API refuses",
+			setup: func(dir string) {
+				os.WriteFile(filepath.Join(dir, "itemusages.state"), []byte(`{"format":"eventsapibeat/3","stream":"itemusages","cursor":"","reset":{"start_time":"2026-01-01T00:00:00Z","limit":5000}}`), 0o600)
+			},
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures}},
+			wantErr: []string{"eventsapibeat.item_usages.cursor_state_file", "reset", "limit"},
+		},
+		{
 			name:    "token file",
 			setup:   func(dir string) { os.WriteFile(filepath.Join(dir, "token"), []byte(allFeatures+"\n"), 0o600) },
 			streams: map[string]streamCfg{"item_usages": {"auth_token_file": "token"}},

@@ -234,6 +234,8 @@ func FuzzParse(f *testing.F) {
 		`{"format":"eventsapibeat/3","stream":"itemusages","api_version":"v2","cursor":"c2","last_event_time":"2026-11-01T10:00:00Z"}`,
 		"{ \"cursor\": \"a\" }\n{ \"cursor\": \"b",
 		"", "\r\n", `{"cursor":null}`, `{"cursor":"x","last_event_time":"yesterday"}`,
+		`{"format":"eventsapibeat/3","cursor":"","reset":{"start_time":"2026-01-01T00:00:00Z","limit":10}}`,
+		`{"cursor":"","reset":{}}`, `{"cursor":"","reset":null}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -243,6 +245,13 @@ func FuzzParse(f *testing.F) {
 			var ce *CorruptError
 			if !errors.Is(err, ErrNotExist) && !errors.As(err, &ce) {
 				t.Fatalf("unexpected error type %T: %v", err, err)
+			}
+			return
+		}
+		// A state either continues from a cursor or restarts from a time.
+		if st.Reset != nil {
+			if st.Reset.StartTime.IsZero() || st.Reset.Limit < 0 {
+				t.Fatalf("accepted an unusable reset: %+v", st.Reset)
 			}
 			return
 		}
