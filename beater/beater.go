@@ -26,6 +26,7 @@ import (
 	"github.com/eventsapibeat/eventsapibeat/internal/breaker"
 	"github.com/eventsapibeat/eventsapibeat/internal/budget"
 	"github.com/eventsapibeat/eventsapibeat/internal/eventsapi"
+	"github.com/eventsapibeat/eventsapibeat/internal/recording"
 	"github.com/eventsapibeat/eventsapibeat/internal/state"
 	"github.com/eventsapibeat/eventsapibeat/internal/stream"
 	"github.com/eventsapibeat/eventsapibeat/module"
@@ -52,9 +53,21 @@ type Beater struct {
 	cancel         context.CancelFunc
 }
 
+// Options adjust the beater for tests and tools; `run` uses the zero value.
+type Options struct {
+	// MonitoringClock is the clock of the streams' lag, cursor age and
+	// progress lines (time.Now when nil); a test sets the simulator's.
+	MonitoringClock func() time.Time
+}
+
 // New is the beat.Creator. It runs for `run` and for `test config`, so every
 // configuration, token and state problem is reported here, one line each.
 func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
+	return NewWithOptions(b, raw, Options{})
+}
+
+// NewWithOptions is New with opts.
+func NewWithOptions(b *beat.Beat, raw *conf.C, opts Options) (beat.Beater, error) {
 	logger := b.Info.Logger
 	if logger == nil {
 		logger = logp.NewLogger(Name)
@@ -68,6 +81,10 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 	httpClient, err := cfg.Transport.Client(httpcommon.WithKeepaliveSettings{IdleConnTimeout: cfg.Transport.IdleConnTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("eventsapibeat: HTTP client settings (ssl, proxy_url, timeout): %w", err)
+	}
+	traffic, err := newAPITraffic(cfg, httpClient, logger)
+	if err != nil {
+		return nil, err
 	}
 
 	var reg *monitoring.Registry
@@ -85,7 +102,11 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 		if !s.Enabled {
 			continue
 		}
-		wc, err := prepare(cfg, s, t, httpClient, budgets, logger, time.Now())
+		streamHTTP, err := traffic.client(s.Key)
+		var wc stream.Config
+		if err == nil {
+			wc, err = prepare(cfg, s, t, streamHTTP, budgets, logger, time.Now())
+		}
 		if err != nil {
 			problems = append(problems, err.Error())
 			logger.Errorf("stream %s will not run: %v", s.Key, err)
@@ -96,7 +117,7 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 		}
 		seenState[wc.StatePath] = s.Key
 		if reg != nil {
-			wc.Metrics = stream.NewMetrics(reg.GetOrCreateRegistry(s.Key))
+			wc.Metrics = stream.NewMetricsWithClock(reg.GetOrCreateRegistry(s.Key), opts.MonitoringClock)
 		}
 		bt.workers = append(bt.workers, stream.New(wc))
 		bt.streams = append(bt.streams, s.Key)
@@ -151,6 +172,10 @@ func (bt *Beater) beforePipelineClose() {
 func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http.Client, budgets *budget.Registry, logger *logp.Logger, now time.Time) (stream.Config, error) {
 	setting := "eventsapibeat." + s.Key
 	tokenSetting := cfg.StreamToken(s)
+	if cfg.Replaying() {
+		// A replay sends nothing anywhere, so it needs no real token.
+		tokenSetting = config.TokenSetting{Setting: setting + ".auth_token", Value: recording.PlaceholderToken(t.Name)}
+	}
 	tokens, token, err := openTokens(tokenSetting, s.Key, t.Name, cfg.TokenExpiryWarningDays, logger, time.Now)
 	if err != nil {
 		return stream.Config{}, err
@@ -174,7 +199,7 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		tokens.urlFromAud = true
 	}
 	tokens.baseURL = baseURL
-	if strings.HasPrefix(baseURL, "http://") {
+	if strings.HasPrefix(baseURL, "http://") && !cfg.Replaying() {
 		logger.Warnf("stream %s: the Events API URL %s is plain http; the token travels unencrypted (use this only for local testing)", s.Key, baseURL)
 	}
 
