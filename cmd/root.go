@@ -1,6 +1,6 @@
 // Package cmd builds eventsapibeat's command line: libbeat's standard
 // commands (run, setup, test, export, keystore, version) plus the beat's own
-// (demo), with the Kibana dashboards built in.
+// (demo, cursor, test api), with the Kibana dashboards built in.
 package cmd
 
 import (
@@ -49,6 +49,8 @@ func New(dashboards fs.FS) *cmd.BeatsRootCmd {
 func newRoot(settings instance.Settings) *cmd.BeatsRootCmd {
 	root := cmd.GenRootCmdWithSettings(beater.New, settings)
 	root.AddCommand(genDemoCmd(settings))
+	root.AddCommand(genCursorCmd(settings))
+	root.TestCmd.AddCommand(genTestAPICmd(settings))
 	addTrafficFlags(root)
 	return root
 }
