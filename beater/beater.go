@@ -53,9 +53,21 @@ type Beater struct {
 	cancel         context.CancelFunc
 }
 
+// Options adjust the beater for tests and tools; `run` uses the zero value.
+type Options struct {
+	// MonitoringClock is the clock of the streams' lag, cursor age and
+	// progress lines (time.Now when nil); a test sets the simulator's.
+	MonitoringClock func() time.Time
+}
+
 // New is the beat.Creator. It runs for `run` and for `test config`, so every
 // configuration, token and state problem is reported here, one line each.
 func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
+	return NewWithOptions(b, raw, Options{})
+}
+
+// NewWithOptions is New with opts.
+func NewWithOptions(b *beat.Beat, raw *conf.C, opts Options) (beat.Beater, error) {
 	logger := b.Info.Logger
 	if logger == nil {
 		logger = logp.NewLogger(Name)
@@ -110,7 +122,7 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 		}
 		seenState[wc.StatePath] = s.Key
 		if reg != nil {
-			wc.Metrics = stream.NewMetrics(reg.GetOrCreateRegistry(s.Key))
+			wc.Metrics = stream.NewMetricsWithClock(reg.GetOrCreateRegistry(s.Key), opts.MonitoringClock)
 		}
 		bt.workers = append(bt.workers, stream.New(wc))
 		bt.streams = append(bt.streams, s.Key)

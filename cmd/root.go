@@ -1,10 +1,11 @@
 // Package cmd builds eventsapibeat's command line: libbeat's standard
 // commands (run, setup, test, export, keystore, version) plus the beat's own
-// (demo).
+// (demo), with the Kibana dashboards built in.
 package cmd
 
 import (
 	"flag"
+	"io/fs"
 	"strings"
 
 	"github.com/elastic/beats/v7/libbeat/cfgfile"
@@ -26,21 +27,25 @@ func Settings() instance.Settings {
 		Processing:      processing.MakeDefaultBeatSupport(true),
 		ConfigOverrides: defaultOverrides(),
 		Initialize:      []func(){include.Init},
+		// setup --dashboards, setup.dashboards.*, export dashboard.
+		HasDashboards: true,
 	}
 }
 
-// New returns the root command.
-func New() *cmd.BeatsRootCmd {
-	return newRoot(Settings())
+// New returns the root command. dashboards holds the Kibana saved objects
+// that `setup --dashboards` imports (the layout of _meta/kibana:
+// <kibana major>/<type>/<id>.json).
+func New(dashboards fs.FS) *cmd.BeatsRootCmd {
+	builtin := newBuiltinDashboards(dashboards)
+	settings := Settings()
+	settings.ConfigOverrides = append(settings.ConfigOverrides, builtin.override())
+	root := newRoot(settings)
+	builtin.wrapSetup(root.SetupCmd)
+	return root
 }
 
 func newRoot(settings instance.Settings) *cmd.BeatsRootCmd {
 	root := cmd.GenRootCmdWithSettings(beater.New, settings)
-	for _, c := range root.ExportCmd.Commands() {
-		if c.Name() == "dashboard" { // no dashboards yet
-			root.ExportCmd.RemoveCommand(c)
-		}
-	}
 	root.AddCommand(genDemoCmd(settings))
 	addTrafficFlags(root)
 	return root
