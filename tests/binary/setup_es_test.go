@@ -117,7 +117,7 @@ func TestSetupIndexManagement(t *testing.T) {
 	}
 
 	// It is the template `export template` prints for the same version.
-	exported, err := exec.Command(binaryPath, "export", "template", "--es.version", esVersion(t, srv.URL, userAgent), "--path.home", home).Output()
+	exported, err := exec.Command(binaryPath, "export", "template", "--es.version", mockESVersion(t, srv.URL, userAgent), "--path.home", home).Output()
 	if err != nil {
 		t.Fatalf("export template: %v", err)
 	}
@@ -143,7 +143,7 @@ func TestSetupIndexManagement(t *testing.T) {
 			t.Errorf("%s: type %q in the template sent, want %q", path, got, want)
 		}
 	}
-	t.Logf("template %s sent to mock-es (reporting Elasticsearch %s): %d bytes, %d top-level fields", sent[0].path, esVersion(t, srv.URL, userAgent), len(sent[0].body), len(props))
+	t.Logf("template %s sent to mock-es (reporting Elasticsearch %s): %d bytes, %d top-level fields", sent[0].path, mockESVersion(t, srv.URL, userAgent), len(sent[0].body), len(props))
 }
 
 // indexTemplate is the part of a composable index template the test reads.
@@ -153,9 +153,9 @@ type indexTemplate struct {
 	Template      map[string]any `json:"template"`
 }
 
-// esVersion asks the mock Elasticsearch for the version it reported to the
+// mockESVersion asks the mock Elasticsearch for the version it reported to the
 // beat: mock-es echoes the version in the client's User-Agent.
-func esVersion(t *testing.T, url, userAgent string) string {
+func mockESVersion(t *testing.T, url, userAgent string) string {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url+"/", nil)
 	if err != nil {
