@@ -57,7 +57,7 @@ type fakeAPI struct {
 	// that request's cursor, the one of the last page served.
 	idle       chan struct{}
 	idleCursor string
-	once sync.Once
+	once       sync.Once
 	// introspection answers Introspect (a token with every feature if nil).
 	introspection *eventsapi.Introspection
 	introspectErr error
