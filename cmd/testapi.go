@@ -103,6 +103,9 @@ func testAPI(ctx context.Context, cfg config.Config, refs []streamRef, out io.Wr
 	httpClient := *base
 	httpClient.Transport = clock
 
+	if cfg.Replaying() {
+		fmt.Fprintf(out, "Note: replay_dir is set (%s), so the beat would answer from that recording and call no API; this test checks the real Events API all the same.\n\n", cfg.ReplayDir)
+	}
 	uses := map[string]*tokenUse{}
 	var failed, warned []string
 	for i, ref := range refs {
