@@ -240,6 +240,10 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		RetryInit:          cfg.Backoff.Init,
 		RetryMax:           cfg.Backoff.Max,
 		Budget:             budgets.For(account),
+		Backfill: stream.BackfillConfig{
+			Slices:    cfg.Backfill.ParallelSlices,
+			MinWindow: cfg.Backfill.MinWindow,
+		},
 		Breaker: breaker.Config{
 			FailureThreshold: cfg.CircuitBreaker.FailureThreshold,
 			SuccessThreshold: cfg.CircuitBreaker.SuccessThreshold,

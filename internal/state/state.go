@@ -40,6 +40,31 @@ type State struct {
 	LastEventTime time.Time `json:"last_event_time,omitzero"`
 	// UpdatedAt is when the state was written.
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	// Backfill is the progress of a parallel backfill; nil when none is in
+	// progress. While it is set, Cursor belongs to the tail chain (the one
+	// that becomes the live cursor) and may be empty, and the time ranges in
+	// Backfill.Pending have not all been acknowledged yet.
+	Backfill *Backfill `json:"backfill,omitempty"`
+}
+
+// Backfill is what a stream must remember to finish a parallel time-sliced
+// backfill after a restart without a gap: every time slice whose events are
+// not all acknowledged, with the cursor of its last acknowledged page.
+type Backfill struct {
+	// TailStart is the start_time of the tail chain, which reads from the
+	// end of the slices onwards and becomes the live cursor (Cursor).
+	TailStart time.Time `json:"tail_start"`
+	// Pending are the slices not yet completely acknowledged.
+	Pending []Slice `json:"pending"`
+}
+
+// Slice is one time slice of a backfill: ResetCursor start_time and
+// end_time, and the cursor of its last acknowledged page (empty: start
+// over from start_time).
+type Slice struct {
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Cursor string    `json:"cursor,omitempty"`
 }
 
 // Legacy reports whether the state came from an eventsapibeat 2.x file.
@@ -111,8 +136,18 @@ func Parse(path string, data []byte) (State, error) {
 	if _, ok := raw["cursor"]; !ok {
 		return State{}, &CorruptError{Path: path, Reason: `its last line has no "cursor"`}
 	}
-	if strings.TrimSpace(s.Cursor) == "" {
+	if strings.TrimSpace(s.Cursor) == "" && s.Backfill == nil {
 		return State{}, &CorruptError{Path: path, Reason: "its cursor is empty"}
+	}
+	if b := s.Backfill; b != nil {
+		if b.TailStart.IsZero() {
+			return State{}, &CorruptError{Path: path, Reason: "its backfill has no tail_start"}
+		}
+		for i, sl := range b.Pending {
+			if sl.Start.IsZero() || sl.End.Before(sl.Start) {
+				return State{}, &CorruptError{Path: path, Reason: fmt.Sprintf("backfill slice %d has an invalid time range", i)}
+			}
+		}
 	}
 	if s.Format != "" && s.Format != Format {
 		return State{}, &CorruptError{Path: path, Reason: fmt.Sprintf("it was written in format %q, which this version does not read", s.Format)}
