@@ -40,6 +40,8 @@ var referenceGlobalKeys = []string{
 	"circuit_breaker.failure_threshold",
 	"circuit_breaker.success_threshold",
 	"circuit_breaker.open_timeout",
+	"backfill.parallel_slices",
+	"backfill.min_window",
 	"timeout",
 	"proxy_url",
 	"proxy_disable",
