@@ -81,6 +81,15 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 	}
 
 	budgets := budget.NewRegistry(budget.Config{PerMinute: cfg.RateLimit.PerMinute, PerHour: cfg.RateLimit.PerHour})
+	// The streams of one account share the backfill's page slots, as they
+	// share the request budget.
+	pagePools := map[string]*stream.PagePool{}
+	pagePool := func(account string) *stream.PagePool {
+		if pagePools[account] == nil {
+			pagePools[account] = stream.NewPagePool(cfg.Backfill.ParallelSlices)
+		}
+		return pagePools[account]
+	}
 	bt := &Beater{log: logger}
 	bt.ctx, bt.cancel = context.WithCancel(context.Background())
 	var problems []string
@@ -90,7 +99,7 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 		if !s.Enabled {
 			continue
 		}
-		wc, err := prepare(cfg, s, t, httpClient, budgets, logger, time.Now())
+		wc, err := prepare(cfg, s, t, httpClient, budgets, pagePool, logger, time.Now())
 		if err != nil {
 			problems = append(problems, err.Error())
 			logger.Errorf("stream %s will not run: %v", s.Key, err)
@@ -153,7 +162,7 @@ func (bt *Beater) beforePipelineClose() {
 }
 
 // prepare checks one enabled stream and builds its worker configuration.
-func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http.Client, budgets *budget.Registry, logger *logp.Logger, now time.Time) (stream.Config, error) {
+func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http.Client, budgets *budget.Registry, pagePool func(account string) *stream.PagePool, logger *logp.Logger, now time.Time) (stream.Config, error) {
 	setting := "eventsapibeat." + s.Key
 	if s.AuthTokenErr != nil {
 		return stream.Config{}, fmt.Errorf("%s.auth_token: cannot be read (%w); if it refers to a ${VARIABLE}, set it in the environment or add it with `eventsapibeat keystore add`", setting, s.AuthTokenErr)
@@ -243,6 +252,7 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		Backfill: stream.BackfillConfig{
 			Slices:    cfg.Backfill.ParallelSlices,
 			MinWindow: cfg.Backfill.MinWindow,
+			Pages:     pagePool(account),
 		},
 		Breaker: breaker.Config{
 			FailureThreshold: cfg.CircuitBreaker.FailureThreshold,

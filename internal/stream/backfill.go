@@ -56,9 +56,11 @@ package stream
 //
 // A chain takes a page slot before it sends a request and the publish loop
 // returns it once the page's events are handed to libbeat's bounded queue.
-// There are as many slots as parallel slices, so at most that many pages
-// are in memory whatever the output's speed: with a slow output the chains
-// wait for slots instead of piling pages up.
+// The streams of one account share one pool of as many slots as parallel
+// slices (they share the request budget too, so more would not be faster),
+// so at most that many pages are in memory whatever the output's speed and
+// however many streams backfill: with a slow output the chains wait for
+// slots instead of piling pages up.
 
 import (
 	"context"
@@ -81,6 +83,21 @@ type BackfillConfig struct {
 	Slices int
 	// MinWindow is how far behind now the stream must be for a backfill.
 	MinWindow time.Duration
+	// Pages bounds the pages held in memory by the backfills of the
+	// streams sharing it (the beat gives the streams of one account one
+	// pool, as they share one request budget). Nil: a pool of Slices pages
+	// for this stream alone.
+	Pages *PagePool
+}
+
+// PagePool bounds how many backfill pages are in memory at once (being
+// fetched, or fetched and waiting to be published) across the streams that
+// share it. It is safe for concurrent use.
+type PagePool struct{ slots chan struct{} }
+
+// NewPagePool returns a pool of n pages (at least 1).
+func NewPagePool(n int) *PagePool {
+	return &PagePool{slots: make(chan struct{}, max(n, 1))}
 }
 
 const (
@@ -210,8 +227,10 @@ type backfill struct {
 	w       *Worker
 	plan    *backfillPlan
 	fetcher Fetcher
+	// chains is how many slices are read at once.
+	chains int
 	// slots bounds the pages in memory (being fetched or waiting to be
-	// published).
+	// published); shared with the other streams of the account.
 	slots chan struct{}
 	// seamPoints are the slice boundaries (UnixNano); events there, or in
 	// the handover overlap, are deduplicated.
@@ -236,11 +255,15 @@ type chainPage struct {
 const tailChain = -1
 
 func (w *Worker) newBackfill(plan *backfillPlan) *backfill {
-	slots := max(w.cfg.Backfill.Slices, 1)
+	pool := w.cfg.Backfill.Pages
+	if pool == nil {
+		pool = NewPagePool(w.cfg.Backfill.Slices)
+	}
 	b := &backfill{
 		w:          w,
 		plan:       plan,
-		slots:      make(chan struct{}, slots),
+		chains:     max(w.cfg.Backfill.Slices, 1),
+		slots:      pool.slots,
 		seamPoints: map[int64]struct{}{},
 		seen:       map[string]struct{}{},
 		progress:   newBackfillProgress(w, plan),
@@ -260,13 +283,13 @@ func (b *backfill) run(ctx context.Context, client beat.Client) {
 	w := b.w
 	b.started = w.cfg.Now()
 	if b.plan.resumed {
-		w.log.Infof("resuming the parallel backfill in %s: %d time slice(s) pending, %d at a time; live cursor from %s", w.cfg.StatePath, len(b.plan.slices), cap(b.slots), formatTime(b.plan.tailStart))
+		w.log.Infof("resuming the parallel backfill in %s: %d time slice(s) pending, %d at a time; live cursor from %s", w.cfg.StatePath, len(b.plan.slices), b.chains, formatTime(b.plan.tailStart))
 	} else {
 		from := b.plan.tailStart
 		if len(b.plan.slices) > 0 {
 			from = b.plan.slices[0].Start
 		}
-		w.log.Infof("parallel backfill of %s to %s in %d time slice(s), %d at a time (backfill.parallel_slices); live cursor from %s", formatTime(from), formatTime(b.plan.tailStart.Add(handoverOverlap)), len(b.plan.slices), cap(b.slots), formatTime(b.plan.tailStart))
+		w.log.Infof("parallel backfill of %s to %s in %d time slice(s), %d at a time (backfill.parallel_slices); live cursor from %s", formatTime(from), formatTime(b.plan.tailStart.Add(handoverOverlap)), len(b.plan.slices), b.chains, formatTime(b.plan.tailStart))
 	}
 	fetcher, err := w.cfg.NewFetcher(w.cfg.APIVersion)
 	if err != nil {
@@ -290,7 +313,7 @@ func (b *backfill) run(ctx context.Context, client beat.Client) {
 		next++
 		return next - 1, true
 	}
-	for range min(cap(b.slots), len(b.plan.slices)) {
+	for range min(b.chains, len(b.plan.slices)) {
 		chains.Add(1)
 		go func() {
 			defer chains.Done()

@@ -56,10 +56,12 @@ type timelineAPI struct {
 
 	mu       sync.Mutex
 	requests int
-	empty    int // pages answered without items
+	empty    int            // pages answered without items
 	served   map[string]int // uuid → times served
-	// onFetch, when set, runs (without the lock) before each answer.
-	onFetch func()
+	// onFetch, when set, runs (without the lock) before each answer;
+	// onAnswer after it, with the number of items.
+	onFetch  func()
+	onAnswer func(items int)
 	// failAfter, when > 0, makes every request after that many answer a
 	// transient error (the API "goes away").
 	failAfter int
@@ -119,8 +121,8 @@ func (f timelineFetcher) Fetch(ctx context.Context, _ string, req eventsapi.Requ
 	}
 	p.HasMore = i < len(a.events) && (a.events[i].ts.UnixNano() < end || (!a.endExclusive && a.events[i].ts.UnixNano() == end))
 	p.Cursor = fmt.Sprintf("%d/%d/%d", i, end, limit)
-	if len(p.Items) == 0 {
-		a.empty++
+	if a.onAnswer != nil {
+		a.onAnswer(len(p.Items))
 	}
 	return p, nil
 }
@@ -150,8 +152,8 @@ func backfillConfig(t *testing.T, api *timelineAPI, now time.Time, slices int) C
 		Start:           eventsapi.ResetCursor{Limit: 50, StartTime: &start},
 		SampleFrequency: time.Hour,
 		RetryInit:       time.Millisecond, RetryMax: 2 * time.Millisecond,
-		Now:             func() time.Time { return now },
-		Backfill:        BackfillConfig{Slices: slices, MinWindow: time.Hour},
+		Now:      func() time.Time { return now },
+		Backfill: BackfillConfig{Slices: slices, MinWindow: time.Hour},
 	}
 }
 
@@ -299,11 +301,13 @@ type collectingPipeline struct {
 	acked    int
 	// delay slows every PublishAll down (a slow output).
 	delay time.Duration
-	// publishes counts PublishAll calls that returned.
-	publishes int
+	// onPublished, when set, runs when a PublishAll returns.
+	onPublished func()
 }
 
-func (p *collectingPipeline) Connect() (beat.Client, error) { return nil, errors.New("use ConnectWith") }
+func (p *collectingPipeline) Connect() (beat.Client, error) {
+	return nil, errors.New("use ConnectWith")
+}
 func (p *collectingPipeline) ConnectWith(cfg beat.ClientConfig) (beat.Client, error) {
 	return &collectingClient{p: p, listener: cfg.EventListener}, nil
 }
@@ -332,9 +336,9 @@ func (c *collectingClient) PublishAll(events []beat.Event) {
 	if n > 0 {
 		c.listener.ACKEvents(n)
 	}
-	c.p.mu.Lock()
-	c.p.publishes++
-	c.p.mu.Unlock()
+	if c.p.onPublished != nil {
+		c.p.onPublished()
+	}
 }
 func (c *collectingClient) Close() error { c.listener.ClientClosed(); return nil }
 
@@ -482,47 +486,76 @@ func TestBackfillRestartMidway(t *testing.T) {
 	}
 }
 
-// TestBackfillSlowOutput: with an output slower than the API, the chains
-// wait for page slots, so the pages held in memory (fetched and not yet
-// handed to the output) never exceed parallel_slices.
+// TestBackfillSlowOutput: with outputs slower than the API, the chains wait
+// for page slots, so the pages held in memory (fetched and not yet handed to
+// the output) never exceed the page pool, for one stream and for several
+// streams sharing a pool (the streams of one account).
 func TestBackfillSlowOutput(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	const slices = 3
-	api := &timelineAPI{}
-	api.events = timeline(now.Add(-47*time.Hour), 1500, 112*time.Second)
-	cfg := backfillConfig(t, api, now, slices)
-	p := &collectingPipeline{ackLimit: -1, delay: 2 * time.Millisecond}
-
-	// pages held = answered − handed to the output − answered empty (an
-	// empty page is released without reaching the output). It may lag
-	// behind the slots actually taken, never run ahead of them.
-	var maxHeld int
-	var mu sync.Mutex
-	api.onFetch = func() {
-		api.mu.Lock()
-		answered, empty := api.requests, api.empty
-		api.mu.Unlock()
-		p.mu.Lock()
-		handed := p.publishes
-		p.mu.Unlock()
-		mu.Lock()
-		maxHeld = max(maxHeld, answered-handed-empty)
-		mu.Unlock()
-	}
-	if _, err := runUntil(t, cfg, p, func() bool {
-		st, err := state.Load(cfg.StatePath)
-		return err == nil && st.Backfill == nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if len(p.counts()) != len(api.events) {
-		t.Fatalf("published %d events, want %d", len(p.counts()), len(api.events))
-	}
-	// The request being sent holds a slot too.
-	if maxHeld+1 > slices {
-		t.Fatalf("%d pages were held in memory while another was fetched, more than parallel_slices %d in all", maxHeld, slices)
-	}
-	if maxHeld < 1 {
-		t.Fatal("no page was ever waiting for the slow output; the test tests nothing")
+	for _, tc := range []struct {
+		name    string
+		streams int
+		pool    int
+	}{
+		{"one stream, its own pool", 1, 0},
+		{"three streams sharing 2 pages", 3, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+			const slices = 3
+			var pool *PagePool
+			limit := slices
+			if tc.pool > 0 {
+				pool, limit = NewPagePool(tc.pool), tc.pool
+			}
+			// pages held = answered − handed to an output − answered empty
+			// (an empty page is released without reaching the output),
+			// over every stream. It may lag behind the slots actually
+			// taken, never run ahead of them.
+			var mu sync.Mutex
+			var answered, handed, empty, maxHeld int
+			var wg sync.WaitGroup
+			for range tc.streams {
+				api := &timelineAPI{}
+				api.events = timeline(now.Add(-47*time.Hour), 1500, 112*time.Second)
+				cfg := backfillConfig(t, api, now, slices)
+				cfg.Backfill.Pages = pool
+				p := &collectingPipeline{ackLimit: -1, delay: 2 * time.Millisecond}
+				p.onPublished = func() { mu.Lock(); handed++; mu.Unlock() }
+				api.onFetch = func() {
+					mu.Lock()
+					maxHeld = max(maxHeld, answered-handed-empty)
+					mu.Unlock()
+				}
+				api.onAnswer = func(items int) {
+					mu.Lock()
+					answered++
+					if items == 0 {
+						empty++
+					}
+					mu.Unlock()
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := runUntil(t, cfg, p, func() bool {
+						st, err := state.Load(cfg.StatePath)
+						return err == nil && st.Backfill == nil
+					}); err != nil {
+						t.Error(err)
+					}
+					if n := len(p.counts()); n != len(api.events) {
+						t.Errorf("published %d events, want %d", n, len(api.events))
+					}
+				}()
+			}
+			wg.Wait()
+			// The request being sent holds a slot too.
+			if maxHeld+1 > limit {
+				t.Fatalf("%d pages were held in memory while another was fetched, more than the %d slots", maxHeld, limit)
+			}
+			if maxHeld < 1 {
+				t.Fatal("no page was ever waiting for the slow output; the test tests nothing")
+			}
+		})
 	}
 }
