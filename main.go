@@ -3,13 +3,26 @@
 package main
 
 import (
+	"embed"
+	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/eventsapibeat/eventsapibeat/cmd"
 )
 
+// kibana holds the Kibana saved objects that `setup --dashboards` loads.
+//
+//go:embed _meta/kibana
+var kibana embed.FS
+
 func main() {
-	if err := cmd.New().Execute(); err != nil {
+	dashboards, err := fs.Sub(kibana, "_meta/kibana")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "built-in dashboards:", err)
+		os.Exit(1)
+	}
+	if err := cmd.New(dashboards).Execute(); err != nil {
 		os.Exit(1)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/eventsapibeat/eventsapibeat/internal/breaker"
 	"github.com/eventsapibeat/eventsapibeat/internal/budget"
 	"github.com/eventsapibeat/eventsapibeat/internal/eventsapi"
+	"github.com/eventsapibeat/eventsapibeat/internal/recording"
 	"github.com/eventsapibeat/eventsapibeat/internal/state"
 	"github.com/eventsapibeat/eventsapibeat/internal/stream"
 	"github.com/eventsapibeat/eventsapibeat/module"
@@ -52,9 +53,21 @@ type Beater struct {
 	cancel         context.CancelFunc
 }
 
+// Options adjust the beater for tests and tools; `run` uses the zero value.
+type Options struct {
+	// MonitoringClock is the clock of the streams' lag, cursor age and
+	// progress lines (time.Now when nil); a test sets the simulator's.
+	MonitoringClock func() time.Time
+}
+
 // New is the beat.Creator. It runs for `run` and for `test config`, so every
 // configuration, token and state problem is reported here, one line each.
 func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
+	return NewWithOptions(b, raw, Options{})
+}
+
+// NewWithOptions is New with opts.
+func NewWithOptions(b *beat.Beat, raw *conf.C, opts Options) (beat.Beater, error) {
 	logger := b.Info.Logger
 	if logger == nil {
 		logger = logp.NewLogger(Name)
@@ -73,6 +86,10 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 	httpClient, err := cfg.Transport.Client(httpcommon.WithKeepaliveSettings{IdleConnTimeout: cfg.Transport.IdleConnTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("eventsapibeat: HTTP client settings (ssl, proxy_url, timeout): %w", err)
+	}
+	traffic, err := newAPITraffic(cfg, httpClient, logger)
+	if err != nil {
+		return nil, err
 	}
 
 	var reg *monitoring.Registry
@@ -99,7 +116,11 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 		if !s.Enabled {
 			continue
 		}
-		wc, err := prepare(cfg, s, t, httpClient, budgets, pagePool, logger, time.Now())
+		streamHTTP, err := traffic.client(s.Key)
+		var wc stream.Config
+		if err == nil {
+			wc, err = prepare(cfg, s, t, streamHTTP, budgets, pagePool, logger, time.Now())
+		}
 		if err != nil {
 			problems = append(problems, err.Error())
 			logger.Errorf("stream %s will not run: %v", s.Key, err)
@@ -110,7 +131,7 @@ func New(b *beat.Beat, raw *conf.C) (beat.Beater, error) {
 		}
 		seenState[wc.StatePath] = s.Key
 		if reg != nil {
-			wc.Metrics = stream.NewMetrics(reg.GetOrCreateRegistry(s.Key))
+			wc.Metrics = stream.NewMetricsWithClock(reg.GetOrCreateRegistry(s.Key), opts.MonitoringClock)
 		}
 		bt.workers = append(bt.workers, stream.New(wc))
 		bt.streams = append(bt.streams, s.Key)
@@ -164,6 +185,10 @@ func (bt *Beater) beforePipelineClose() {
 // prepare checks one enabled stream and builds its worker configuration.
 func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http.Client, budgets *budget.Registry, pagePool func(account string) *stream.PagePool, logger *logp.Logger, now time.Time) (stream.Config, error) {
 	setting := "eventsapibeat." + s.Key
+	if cfg.Replaying() {
+		// A replay sends nothing anywhere, so it needs no real token.
+		s.AuthToken, s.AuthTokenErr = recording.PlaceholderToken(t.Name), nil
+	}
 	if s.AuthTokenErr != nil {
 		return stream.Config{}, fmt.Errorf("%s.auth_token: cannot be read (%w); if it refers to a ${VARIABLE}, set it in the environment or add it with `eventsapibeat keystore add`", setting, s.AuthTokenErr)
 	}
@@ -191,7 +216,7 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 			return stream.Config{}, fmt.Errorf("%s.auth_token: %w", setting, err)
 		}
 	}
-	if strings.HasPrefix(baseURL, "http://") {
+	if strings.HasPrefix(baseURL, "http://") && !cfg.Replaying() {
 		logger.Warnf("stream %s: the Events API URL %s is plain http; the token travels unencrypted (use this only for local testing)", s.Key, baseURL)
 	}
 
@@ -250,7 +275,7 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		RetryMax:           cfg.Backoff.Max,
 		Budget:             budgets.For(account),
 		Backfill: stream.BackfillConfig{
-			Slices:    cfg.Backfill.ParallelSlices,
+			Slices:    backfillSlices(cfg),
 			MinWindow: cfg.Backfill.MinWindow,
 			Pages:     pagePool(account),
 		},
@@ -269,6 +294,17 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 			})
 		},
 	}, nil
+}
+
+// backfillSlices is the number of parallel backfill slices. Recording and
+// replaying read one cursor chain: a replay answers requests without a
+// cursor in recorded order, and slices planned from a different "now" would
+// not match the recorded ones.
+func backfillSlices(cfg config.Config) int {
+	if cfg.RecordDir != "" || cfg.Replaying() {
+		return 1
+	}
+	return cfg.Backfill.ParallelSlices
 }
 
 // loadState reads a stream's state; nil when there is none yet.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
+	"github.com/elastic/beats/v7/libbeat/idxmgmt"
 	"github.com/elastic/beats/v7/libbeat/outputs"
 	"github.com/elastic/beats/v7/libbeat/publisher/pipeline"
 	"github.com/elastic/beats/v7/libbeat/publisher/processing"
@@ -117,16 +118,48 @@ type running struct {
 	b    *beat.Beat
 	pipe *pipeline.Pipeline
 	reg  *monitoring.Registry
-	done chan error
-	once sync.Once
+	// libbeatReg holds libbeat's own pipeline and output metrics
+	// (pipeline.queue.*, output.events.*), as /stats shows them under libbeat.
+	libbeatReg *monitoring.Registry
+	done       chan error
+	once       sync.Once
 }
 
 // startBeat runs beater.New's beat on a libbeat pipeline with the named
 // output, as `eventsapibeat run` does.
 func startBeat(t *testing.T, section map[string]any, outputType string, output map[string]any) *running {
 	t.Helper()
+	return startBeatWith(t, section, outputType, output, nil, beater.Options{})
+}
+
+// startBeatWithSetup is startBeat with root settings for libbeat's index
+// management (setup.template.*, setup.ilm.*), which the elasticsearch
+// output's index selector reads.
+func startBeatWithSetup(t *testing.T, section map[string]any, outputType string, output, setup map[string]any) *running {
+	t.Helper()
+	return startBeatWith(t, section, outputType, output, setup, beater.Options{})
+}
+
+// startBeatWithOptions is startBeat with beater options.
+func startBeatWithOptions(t *testing.T, section map[string]any, outputType string, output map[string]any, opts beater.Options) *running {
+	t.Helper()
+	return startBeatWith(t, section, outputType, output, nil, opts)
+}
+
+// startBeatWith is startBeat with index-management settings and beater
+// options.
+func startBeatWith(t *testing.T, section map[string]any, outputType string, output, setup map[string]any, opts beater.Options) *running {
+	t.Helper()
 	logger := logp.NewNopLogger()
 	info := beat.Info{Beat: beater.Name, IndexPrefix: beater.Name, Version: beater.Version, Logger: logger}
+	root := map[string]any{"output": map[string]any{outputType: output}}
+	for k, v := range setup {
+		root[k] = v
+	}
+	indexManagement, err := idxmgmt.DefaultSupport(info, conf.MustNewConfigFrom(root))
+	if err != nil {
+		t.Fatal(err)
+	}
 	procs, err := processing.MakeDefaultBeatSupport(true)(info, logger, conf.NewConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -135,11 +168,12 @@ func startBeat(t *testing.T, section map[string]any, outputType string, output m
 	if err := conf.MustNewConfigFrom(map[string]any{"mem": map[string]any{"flush.timeout": "0s"}}).Unpack(&queue); err != nil {
 		t.Fatal(err)
 	}
+	libbeatMetrics := monitoring.NewRegistry()
 	pipe, err := pipeline.LoadWithSettings(info,
-		pipeline.Monitors{Metrics: monitoring.NewRegistry(), Logger: logger},
+		pipeline.Monitors{Metrics: libbeatMetrics, Logger: logger},
 		pipeline.Config{Queue: queue},
 		func(stat outputs.Observer) (string, outputs.Group, error) {
-			g, err := outputs.Load(nil, info, stat, outputType, conf.MustNewConfigFrom(output))
+			g, err := outputs.Load(indexManagement, info, stat, outputType, conf.MustNewConfigFrom(output))
 			return outputType, g, err
 		},
 		pipeline.Settings{Processors: procs},
@@ -149,12 +183,12 @@ func startBeat(t *testing.T, section map[string]any, outputType string, output m
 	}
 	mon := beat.NewMonitoring()
 	b := &beat.Beat{Info: info, Publisher: pipe, Monitoring: mon}
-	bt, err := beater.New(b, conf.MustNewConfigFrom(section))
+	bt, err := beater.NewWithOptions(b, conf.MustNewConfigFrom(section), opts)
 	if err != nil {
 		pipe.Close()
 		t.Fatalf("beater.New: %v", err)
 	}
-	r := &running{bt: bt, b: b, pipe: pipe, reg: mon.StatsRegistry(), done: make(chan error, 1)}
+	r := &running{bt: bt, b: b, pipe: pipe, reg: mon.StatsRegistry(), libbeatReg: libbeatMetrics, done: make(chan error, 1)}
 	go func() { r.done <- bt.Run(b) }()
 	t.Cleanup(r.stop)
 	return r
@@ -177,6 +211,16 @@ func (r *running) metric(stream, name string) int64 {
 	snap := monitoring.CollectFlatSnapshot(r.reg, monitoring.Full, true)
 	key := "eventsapibeat." + stream + "." + name
 	if v, ok := snap.Ints[key]; ok {
+		return v
+	}
+	return -1
+}
+
+// libbeatMetric reads one of libbeat's pipeline or output counters, such as
+// "output.events.duplicates" or "pipeline.queue.filled.events".
+func (r *running) libbeatMetric(name string) int64 {
+	snap := monitoring.CollectFlatSnapshot(r.libbeatReg, monitoring.Full, true)
+	if v, ok := snap.Ints[name]; ok {
 		return v
 	}
 	return -1

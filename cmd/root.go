@@ -1,10 +1,11 @@
 // Package cmd builds eventsapibeat's command line: libbeat's standard
 // commands (run, setup, test, export, keystore, version) plus the beat's own
-// (demo).
+// (demo), with the Kibana dashboards built in.
 package cmd
 
 import (
 	"flag"
+	"io/fs"
 	"strings"
 
 	"github.com/elastic/beats/v7/libbeat/cfgfile"
@@ -26,23 +27,54 @@ func Settings() instance.Settings {
 		Processing:      processing.MakeDefaultBeatSupport(true),
 		ConfigOverrides: defaultOverrides(),
 		Initialize:      []func(){include.Init},
+		// setup --dashboards, setup.dashboards.*, export dashboard.
+		HasDashboards: true,
 	}
 }
 
-// New returns the root command.
-func New() *cmd.BeatsRootCmd {
-	return newRoot(Settings())
+// New returns the root command. dashboards holds the Kibana saved objects
+// that `setup --dashboards` imports (the layout of _meta/kibana:
+// <kibana major>/<type>/<id>.json).
+func New(dashboards fs.FS) *cmd.BeatsRootCmd {
+	builtin := newBuiltinDashboards(dashboards)
+	settings := Settings()
+	settings.ConfigOverrides = append(settings.ConfigOverrides, builtin.override())
+	root := newRoot(settings)
+	builtin.wrapSetup(root.SetupCmd)
+	return root
 }
 
 func newRoot(settings instance.Settings) *cmd.BeatsRootCmd {
 	root := cmd.GenRootCmdWithSettings(beater.New, settings)
-	for _, c := range root.ExportCmd.Commands() {
-		if c.Name() == "dashboard" { // no dashboards yet
-			root.ExportCmd.RemoveCommand(c)
-		}
-	}
 	root.AddCommand(genDemoCmd(settings))
+	addTrafficFlags(root)
 	return root
+}
+
+// addTrafficFlags adds --record-dir and --replay-dir, shorthands for
+// -E eventsapibeat.record_dir=DIR and -E eventsapibeat.replay_dir=DIR: they
+// write into the same overwrites as -E, so every command that loads the
+// configuration (run, demo, test config) sees them. Like libbeat's own flags
+// they live in flag.CommandLine, because libbeat parses the command line
+// again with the standard flag package.
+func addTrafficFlags(root *cmd.BeatsRootCmd) {
+	e := flag.CommandLine.Lookup("E")
+	if e == nil {
+		return
+	}
+	overwrites, ok := e.Value.(*conf.SettingsFlag)
+	if !ok {
+		return
+	}
+	for _, f := range []struct{ name, setting, usage string }{
+		{"record-dir", "eventsapibeat.record_dir", "Record every Events API request and response (tokens removed) under this directory"},
+		{"replay-dir", "eventsapibeat.replay_dir", "Answer every Events API request from the recording in this directory; no network, no token needed"},
+	} {
+		if flag.CommandLine.Lookup(f.name) == nil {
+			conf.ConfigOverwriteFlag(flag.CommandLine, overwrites.Config(), f.name, f.setting, "", f.usage)
+		}
+		root.PersistentFlags().AddGoFlag(flag.CommandLine.Lookup(f.name))
+	}
 }
 
 // defaultOverrides are defaults that differ from libbeat's and apply only

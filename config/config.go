@@ -57,6 +57,13 @@ type Config struct {
 	// ShutdownTimeout bounds how long a stop waits for the output to
 	// acknowledge in-flight events before writing the last cursor.
 	ShutdownTimeout time.Duration `config:"shutdown_timeout" validate:"min=0"`
+	// RecordDir, when set, records every Events API exchange of every
+	// stream under this directory, tokens removed (--record-dir).
+	RecordDir string `config:"record_dir"`
+	// ReplayDir, when set, answers every Events API request from a
+	// recording in this directory instead of the network (--replay-dir).
+	// auth_token is then not needed and ignored.
+	ReplayDir string `config:"replay_dir"`
 	// Transport: ssl.*, timeout, proxy_url, ... as every libbeat HTTP client.
 	Transport httpcommon.HTTPTransportSettings `config:",inline"`
 
@@ -192,6 +199,10 @@ func Load(raw *conf.C, specs []StreamSpec) (Config, error) {
 	return c, nil
 }
 
+// Replaying reports whether the beat answers from a recording instead of
+// calling the Events API.
+func (c Config) Replaying() bool { return c.ReplayDir != "" }
+
 // EnabledStreams returns the streams with enabled: true.
 func (c Config) EnabledStreams() []Stream {
 	var out []Stream
@@ -236,6 +247,9 @@ func (c *Config) validateGlobal() error {
 	}
 	if err := validateURL("eventsapibeat.url", c.URL); err != nil {
 		return err
+	}
+	if c.RecordDir != "" && c.ReplayDir != "" {
+		return fmt.Errorf("eventsapibeat.replay_dir: cannot be combined with record_dir (%s); a replay would only record itself", c.RecordDir)
 	}
 	if c.InsecureSkipVerify {
 		// The 2.x flag is expressed with libbeat's own TLS settings, so that

@@ -139,6 +139,25 @@ audit_events: {enabled: true, auth_token: c, cursor_state_file: /var/lib/x.state
 		{name: "bad stream api_version", yml: "signin_attempts: {enabled: true, api_version: 2}\n", wantErr: "eventsapibeat.signin_attempts.api_version"},
 		{name: "bad url scheme", yml: "url: ftp://x\nsignin_attempts: {enabled: true}\n", wantErr: "eventsapibeat.url"},
 		{name: "relative url", yml: "signin_attempts: {enabled: true, url: events.1password.com}\n", wantErr: "eventsapibeat.signin_attempts.url"},
+		{
+			name: "record_dir",
+			yml:  "record_dir: /tmp/rec\nsignin_attempts: {enabled: true, auth_token: a}\n",
+			check: func(t *testing.T, c Config) {
+				if c.RecordDir != "/tmp/rec" || c.Replaying() {
+					t.Fatalf("record_dir = %q, replaying = %v", c.RecordDir, c.Replaying())
+				}
+			},
+		},
+		{
+			name: "replay_dir needs no auth_token",
+			yml:  "replay_dir: /tmp/rec\nsignin_attempts: {enabled: true}\n",
+			check: func(t *testing.T, c Config) {
+				if c.ReplayDir != "/tmp/rec" || !c.Replaying() {
+					t.Fatalf("replay_dir = %q, replaying = %v", c.ReplayDir, c.Replaying())
+				}
+			},
+		},
+		{name: "record_dir and replay_dir", yml: "record_dir: /a\nreplay_dir: /b\nsignin_attempts: {enabled: true}\n", wantErr: "eventsapibeat.replay_dir: cannot be combined with record_dir"},
 		{name: "enabled not a bool", yml: "signin_attempts: {enabled: maybe}\n", wantErr: "eventsapibeat.signin_attempts"},
 	}
 	for _, tc := range cases {

@@ -13,7 +13,7 @@ import (
 	"github.com/elastic/beats/v7/libbeat/asset"
 )
 
-//go:generate sh -c "go run github.com/elastic/beats/v7/libbeat/scripts/cmd/global_fields -es_beats_path \"$(go list -m -f '{{.Dir}}' github.com/elastic/beats/v7)\" -beat_path .. -out fields.yml ../module"
+//go:generate sh -c "go run github.com/elastic/beats/v7/libbeat/scripts/cmd/global_fields -es_beats_path \"$(go list -m -f '{{.Dir}}' github.com/elastic/beats/v7)\" -beat_path .. -out fields.yml ../module && go run ./internal/fieldsmerge fields.yml"
 
 //go:embed fields.yml
 var fieldsYML string

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
+	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/elastic-agent-libs/mapstr"
 )
 
@@ -159,7 +160,9 @@ func (m *Mapping) mapItem(name, dataset string, sizes Sizes, item []byte, opts M
 	event["dataset"] = dataset
 	if !opts.Received.IsZero() {
 		if m.createdBox == nil || m.created != opts.Received {
-			m.created, m.createdBox = opts.Received, opts.Received
+			// common.Time in UTC is what libbeat's event normalization
+			// would make of it; the beat publishes without that pass.
+			m.created, m.createdBox = opts.Received, common.Time(opts.Received.UTC())
 		}
 		event["created"] = m.createdBox
 	}
@@ -280,7 +283,8 @@ func (m *Mapping) putLists() {
 // DocumentID is the stable @metadata._id of an item: "<name>-<uuid>", or
 // "<name>-<hex sha256 of the raw item>" when the uuid is missing or not
 // usable as an id (too long, control characters, invalid UTF-8). Either way
-// a replayed item gets the same id and overwrites instead of duplicating.
+// a replayed item gets the same id, so Elasticsearch (op_type create)
+// answers 409 for it and keeps the first copy instead of duplicating.
 func DocumentID(name, uuid string, raw []byte) string {
 	if !usableID(uuid) {
 		uuid = ""
@@ -953,6 +957,7 @@ func (m *Mapping) putUnknown(target mapstr.M, kv []field, apiPath, opPath string
 
 func (m *Mapping) putUnknownAt(target mapstr.M, kv []field, depth int) {
 	var from map[string]string // written name -> original key, for renamed keys
+	nulls := false
 	for i := range kv {
 		f := &kv[i]
 		if f.taken || m.laterDuplicate(kv, i) {
@@ -981,9 +986,20 @@ func (m *Mapping) putUnknownAt(target mapstr.M, kv []field, depth int) {
 			}
 			if v, ok := m.unknownValue(f, m.value(f), depth); ok {
 				target[name] = v
+				nulls = nulls || v == nil
 			}
 		}
 		m.path = m.path[:len(m.path)-1]
+	}
+	if nulls {
+		// A null holds its name against a renamed duplicate above, but is
+		// not published: libbeat's event normalization, which the beat
+		// skips, drops null members of objects.
+		for k, v := range target {
+			if v == nil {
+				delete(target, k)
+			}
+		}
 	}
 }
 

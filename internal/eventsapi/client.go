@@ -371,6 +371,9 @@ func decodePage(body []byte) (*Page, *Error) {
 	fail := func(msg string) (*Page, *Error) {
 		return nil, &Error{Kind: KindTransient, Status: http.StatusOK, Message: msg}
 	}
+	if page, ok := decodePageFast(body); ok {
+		return page, nil
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return fail("response body is empty")
 	}

@@ -66,6 +66,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
@@ -239,6 +240,8 @@ type backfill struct {
 	seamTo     time.Time
 	seen       map[string]struct{}
 	seenFull   bool
+	// slicesRead counts the slices whose last page has been fetched.
+	slicesRead atomic.Int64
 	started    time.Time
 
 	progress *backfillProgress
@@ -389,6 +392,7 @@ func (b *backfill) runChain(ctx context.Context, slice int, out chan<- chainPage
 			}
 			w.cfg.Metrics.RequestErrors.Inc()
 			w.logFetchError(err)
+			w.cfg.Metrics.Retries.Inc()
 			if errors.Is(err, eventsapi.ErrRateLimited) {
 				continue // the budget blocks until the window allows requests
 			}
@@ -398,7 +402,11 @@ func (b *backfill) runChain(ctx context.Context, slice int, out chan<- chainPage
 			continue
 		}
 		retry.Reset()
-		w.cfg.Metrics.Pages.Inc()
+		// The stream has read up to now only once every slice is read.
+		w.cfg.Metrics.pageFetched(slice == tailChain && !page.HasMore && b.slicesRead.Load() == int64(len(b.plan.slices)))
+		if slice != tailChain && !page.HasMore {
+			b.slicesRead.Add(1)
+		}
 		select {
 		case out <- chainPage{slice: slice, page: page, received: w.cfg.Now()}:
 		case <-ctx.Done():
@@ -445,8 +453,13 @@ func (b *backfill) publish(client beat.Client, p chainPage) {
 	}, len(kept))
 	if len(kept) > 0 {
 		client.PublishAll(kept)
-		w.cfg.Metrics.EventsPublished.Add(uint64(len(kept)))
 	}
+	// While slices remain, the tail chain's events (the newest there are)
+	// say nothing about how far the backlog has been read.
+	if p.slice == tailChain && b.slicesRead.Load() < int64(len(b.plan.slices)) {
+		newest = time.Time{}
+	}
+	w.cfg.Metrics.published(len(kept), newest)
 }
 
 // duplicateAtSeam reports whether ev lies on a seam and an event with its
@@ -500,21 +513,26 @@ type backfillProgress struct {
 	doneCount int
 	tailStart time.Time
 	tail      string
-	newest    time.Time
-	dirty     bool
-	complete  bool // every slice done, reported once
-	signal    chan struct{}
+	// newest is the newest event time known acknowledged before this run;
+	// sliceNewest and tailNewest those of each chain's acknowledged pages.
+	newest      time.Time
+	sliceNewest []time.Time
+	tailNewest  time.Time
+	dirty       bool
+	complete    bool // every slice done, reported once
+	signal      chan struct{}
 }
 
 func newBackfillProgress(w *Worker, plan *backfillPlan) *backfillProgress {
 	return &backfillProgress{
-		w:         w,
-		slices:    append([]state.Slice(nil), plan.slices...),
-		done:      make([]bool, len(plan.slices)),
-		tailStart: plan.tailStart,
-		tail:      plan.tailCursor,
-		newest:    plan.lastEventTime,
-		signal:    make(chan struct{}, 1),
+		w:           w,
+		slices:      append([]state.Slice(nil), plan.slices...),
+		done:        make([]bool, len(plan.slices)),
+		sliceNewest: make([]time.Time, len(plan.slices)),
+		tailStart:   plan.tailStart,
+		tail:        plan.tailCursor,
+		newest:      plan.lastEventTime,
+		signal:      make(chan struct{}, 1),
 	}
 }
 
@@ -549,12 +567,11 @@ func (p *backfillProgress) onACK(_ int, data []interface{}) {
 }
 
 func (p *backfillProgress) applyLocked(pos pagePosition) {
-	if pos.lastEventTime.After(p.newest) {
-		p.newest = pos.lastEventTime
-	}
 	if pos.slice == tailChain {
 		p.tail = pos.cursor
+		p.tailNewest = later(p.tailNewest, pos.lastEventTime)
 	} else if !p.done[pos.slice] {
+		p.sliceNewest[pos.slice] = later(p.sliceNewest[pos.slice], pos.lastEventTime)
 		p.slices[pos.slice].Cursor = pos.cursor
 		if pos.final {
 			p.done[pos.slice] = true
@@ -581,7 +598,7 @@ func (p *backfillProgress) snapshot() (state.State, bool) {
 		Stream:        p.w.cfg.Type.Name,
 		APIVersion:    p.w.cfg.APIVersion,
 		Cursor:        p.tail,
-		LastEventTime: p.newest,
+		LastEventTime: p.watermarkLocked(),
 		UpdatedAt:     p.w.cfg.Now().UTC(),
 	}
 	if p.doneCount < len(p.slices) || p.tail == "" {
@@ -594,6 +611,29 @@ func (p *backfillProgress) snapshot() (state.State, bool) {
 		st.Backfill = bf
 	}
 	return st, true
+}
+
+// watermarkLocked is the state's last_event_time: a time up to which every
+// event is acknowledged, as with a single cursor chain. It is the newest
+// acknowledged event of the done slices before the oldest pending one and
+// of that slice's acknowledged pages; once every slice is done, of all
+// chains.
+func (p *backfillProgress) watermarkLocked() time.Time {
+	w := p.newest
+	for i, t := range p.sliceNewest {
+		w = later(w, t)
+		if !p.done[i] {
+			return w
+		}
+	}
+	return later(w, p.tailNewest)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // outstanding returns the number of events not yet acknowledged.
@@ -632,10 +672,7 @@ func (b *backfill) commit() {
 		w.log.Errorf("cannot persist the backfill progress: %v", err)
 		return
 	}
-	w.cfg.Metrics.Commits.Inc()
-	if !st.LastEventTime.IsZero() {
-		w.cfg.Metrics.LastEventTime.Set(st.LastEventTime.Unix())
-	}
+	w.cfg.Metrics.committed(st.LastEventTime)
 	if st.Backfill == nil {
 		b.progress.mu.Lock()
 		first := !b.progress.complete

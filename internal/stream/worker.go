@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
+	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/common/acker"
 	"github.com/elastic/beats/v7/libbeat/common/backoff"
 	"github.com/elastic/elastic-agent-libs/logp"
@@ -79,6 +80,9 @@ type Config struct {
 	// Backfill configures the parallel backfill of a stream far behind now
 	// (see backfill.go).
 	Backfill BackfillConfig
+	// ProgressInterval is the period of the progress log lines while the
+	// stream is behind (DefaultProgressInterval when 0).
+	ProgressInterval time.Duration
 }
 
 // Worker runs one stream.
@@ -128,6 +132,7 @@ func New(cfg Config) *Worker {
 	bc.OnChange = w.breakerChanged
 	w.breaker = breaker.New(bc)
 	cfg.Metrics.BreakerState.Set(breaker.Closed.String())
+	cfg.Metrics.start(cfg.Resume, cfg.Start, cfg.Budget)
 	return w
 }
 
@@ -156,11 +161,16 @@ func (w *Worker) Run(ctx context.Context, pipeline beat.PipelineConnector) error
 		bf = w.newBackfill(plan)
 		onACK = bf.progress.onACK
 	}
+	normalize := false
 	client, err := pipeline.ConnectWith(beat.ClientConfig{
 		// Never drop an event after max_retries: its cursor would be
 		// committed although it was not delivered.
 		PublishMode: beat.GuaranteedSend,
 		WaitClose:   w.cfg.ShutdownTimeout,
+		// The mappers write only the generic types normalization would
+		// produce (mapcheck.Check verifies it for every mapped event), so
+		// its deep copy of every event is pure cost.
+		Processing: beat.ProcessingConfig{EventNormalization: &normalize},
 		// ConnectionOnly: ACKs that arrive after Close (events the closing
 		// pipeline gave up on) must not advance the cursor.
 		EventListener: acker.ConnectionOnly(acker.EventPrivateReporter(onACK)),
@@ -196,11 +206,13 @@ func (w *Worker) Run(ctx context.Context, pipeline beat.PipelineConnector) error
 		w.commitLoop(commitCtx)
 	}()
 
+	stopProgress := w.startProgress(ctx)
 	if bf != nil {
 		bf.run(ctx, client)
 	} else {
 		w.collect(ctx, client)
 	}
+	stopProgress()
 
 	// Stop: wait for in-flight events (bounded by WaitClose), then persist
 	// the newest position they made committable.
@@ -266,7 +278,7 @@ func (w *Worker) collect(ctx context.Context, client beat.Client) {
 		}
 		w.commits.published(len(events))
 		client.PublishAll(events)
-		w.cfg.Metrics.EventsPublished.Add(uint64(len(events)))
+		w.cfg.Metrics.published(len(events), lastEventTime)
 	}
 }
 
@@ -316,6 +328,7 @@ func (w *Worker) fetchLoop(ctx context.Context, out chan<- fetched) {
 				continue
 			}
 			w.logFetchError(err)
+			w.cfg.Metrics.Retries.Inc()
 			if errors.Is(err, eventsapi.ErrRateLimited) {
 				// The budget now blocks every stream of the account until
 				// the window allows requests again; no backoff on top.
@@ -328,7 +341,7 @@ func (w *Worker) fetchLoop(ctx context.Context, out chan<- fetched) {
 		}
 		retry.Reset()
 		legacyCursor = false
-		w.cfg.Metrics.Pages.Inc()
+		w.cfg.Metrics.pageFetched(!page.HasMore)
 		select {
 		case out <- fetched{page: page, apiVersion: version, received: w.cfg.Now()}:
 		case <-ctx.Done():
@@ -378,7 +391,7 @@ func unmappable(t module.Type, item []byte, received time.Time, err error) beat.
 				"kind":     "pipeline_error",
 				"module":   module.ModuleName,
 				"dataset":  t.Dataset,
-				"created":  received,
+				"created":  common.Time(received.UTC()),
 				"original": string(item),
 			},
 			"error": mapstr.M{"message": "item could not be mapped: " + err.Error()},
@@ -422,10 +435,7 @@ func (w *Worker) commit(p *position) {
 		w.log.Errorf("cannot persist the cursor: %v", err)
 		return
 	}
-	w.cfg.Metrics.Commits.Inc()
-	if !p.lastEventTime.IsZero() {
-		w.cfg.Metrics.LastEventTime.Set(p.lastEventTime.Unix())
-	}
+	w.cfg.Metrics.committed(p.lastEventTime)
 }
 
 // introspect asks the API what it thinks of the token and says so once at
@@ -433,7 +443,7 @@ func (w *Worker) commit(p *position) {
 // backoff, so a token that is fixed later is picked up without a restart.
 func (w *Worker) introspect(ctx context.Context, f Fetcher) {
 	// Introspect counts against the account's rate limit like any request.
-	if w.cfg.Budget != nil && w.cfg.Budget.Wait(ctx) != nil {
+	if w.waitBudget(ctx) != nil {
 		return
 	}
 	info, err := f.Introspect(ctx)
@@ -491,14 +501,13 @@ func (w *Worker) request(ctx context.Context, f Fetcher, req eventsapi.Request) 
 		}
 		return nil, errBreakerOpen
 	}
-	if w.cfg.Budget != nil {
-		if err := w.cfg.Budget.Wait(ctx); err != nil {
-			w.breaker.Release()
-			return nil, err
-		}
+	if err := w.waitBudget(ctx); err != nil {
+		w.breaker.Release()
+		return nil, err
 	}
 	w.cfg.Metrics.Requests.Inc()
 	page, err := f.Fetch(ctx, w.cfg.Type.Name, req)
+	w.cfg.Metrics.requestDone(err)
 	switch {
 	case err == nil:
 		w.breaker.Success()
@@ -515,13 +524,30 @@ func (w *Worker) request(ctx context.Context, f Fetcher, req eventsapi.Request) 
 		}
 		if w.cfg.Budget != nil {
 			w.cfg.Budget.Penalize(retryAfter)
-		} else if serr := sleep(ctx, max(retryAfter, time.Second)); serr != nil {
-			return nil, serr
+		} else {
+			start := w.cfg.Now()
+			serr := sleep(ctx, max(retryAfter, time.Second))
+			w.cfg.Metrics.waited(w.cfg.Now().Sub(start))
+			if serr != nil {
+				return nil, serr
+			}
 		}
 	default:
 		w.breaker.Failure()
 	}
 	return page, err
+}
+
+// waitBudget waits until the account's request budget allows a request,
+// and counts the time waited.
+func (w *Worker) waitBudget(ctx context.Context) error {
+	if w.cfg.Budget == nil {
+		return nil
+	}
+	start := w.cfg.Now()
+	err := w.cfg.Budget.Wait(ctx)
+	w.cfg.Metrics.waited(w.cfg.Now().Sub(start))
+	return err
 }
 
 // sleep waits d or until ctx is done.

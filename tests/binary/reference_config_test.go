@@ -42,6 +42,8 @@ var referenceGlobalKeys = []string{
 	"circuit_breaker.open_timeout",
 	"backfill.parallel_slices",
 	"backfill.min_window",
+	"record_dir",
+	"replay_dir",
 	"timeout",
 	"proxy_url",
 	"proxy_disable",

@@ -216,7 +216,7 @@ func (s Suite) TestCommonEdgeCases(t *testing.T) {
 				"event.kind":              "event",
 				"event.module":            "1password",
 				"event.dataset":           s.Type.Dataset,
-				"event.created":           Received.Format(time.RFC3339Nano),
+				"event.created":           Received.UTC().Format("2006-01-02T15:04:05.000Z"), // libbeat writes milliseconds
 				"event.original":          nil,
 				rawIP:                     nil,
 				"onepassword.timestamp":   nil,

@@ -13,13 +13,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/elastic/beats/v7/libbeat/beat"
+	"github.com/elastic/beats/v7/libbeat/common"
 	"github.com/elastic/beats/v7/libbeat/mapping"
+	"github.com/elastic/elastic-agent-libs/logp"
 	"github.com/elastic/elastic-agent-libs/mapstr"
 )
 
@@ -226,6 +229,11 @@ func Check(ev beat.Event, typeName string, defs Defs) []string {
 	if ev.Timestamp.IsZero() {
 		add("@timestamp is zero")
 	}
+	// The beat publishes with libbeat's event normalization turned off, so
+	// the fields must already be what it would make of them.
+	if norm := common.NewGenericEventConverter(false, logp.NewNopLogger()).Convert(ev.Fields); !sameGeneric(norm, ev.Fields) {
+		add("fields change under libbeat's event normalization: %s", firstDifference(norm, ev.Fields))
+	}
 	doc, err := Doc(ev)
 	if err != nil {
 		add("fields do not encode as JSON: %v", err)
@@ -377,4 +385,54 @@ func ErrorMessages(ev beat.Event) []string {
 		return m
 	}
 	return []string{fmt.Sprint(v)}
+}
+
+// sameGeneric reports whether a value published as b is what libbeat's
+// event normalization made of it (a), taking an empty array for the nil one
+// normalization writes (both are encoded as no value).
+func sameGeneric(a, b interface{}) bool {
+	switch va := a.(type) {
+	case mapstr.M:
+		vb, ok := b.(mapstr.M)
+		if !ok || len(va) != len(vb) {
+			return false
+		}
+		for k, x := range va {
+			y, ok := vb[k]
+			if !ok || !sameGeneric(x, y) {
+				return false
+			}
+		}
+		return true
+	case []interface{}:
+		vb, ok := b.([]interface{})
+		if !ok || len(va) != len(vb) {
+			return false
+		}
+		for i := range va {
+			if !sameGeneric(va[i], vb[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// firstDifference names the first key whose value differs between a
+// normalized document and the published one, with both values' Go types.
+func firstDifference(norm, published mapstr.M) string {
+	fa, fb := norm.Flatten(), published.Flatten()
+	for _, k := range Keys(map[string]interface{}(fb)) {
+		va, inA := fa[k]
+		if vb := fb[k]; !inA || !sameGeneric(va, vb) {
+			return fmt.Sprintf("%s: published as %T %v, normalized to %T %v (present: %v)", k, vb, vb, va, va, inA)
+		}
+	}
+	for k := range fa {
+		if _, ok := fb[k]; !ok {
+			return k + " is added"
+		}
+	}
+	return "types differ"
 }
