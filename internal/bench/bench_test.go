@@ -260,7 +260,7 @@ func TestQuietestWindow(t *testing.T) {
 
 func TestConfigYAML(t *testing.T) {
 	streams := []streamDef{streamDefs[1]}
-	y := configYAML("http://127.0.0.1:1", "/w", "/w/out", "discard", streams, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	y := configYAML("http://127.0.0.1:1", "/w", "/w/out", "discard", streams, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), 1000)
 	for _, want := range []string{
 		"  signin_attempts:\n    enabled: false\n",
 		"  item_usages:\n    enabled: true\n    auth_token: \"${BENCH_ITEM_USAGES_TOKEN}\"\n",

@@ -33,6 +33,7 @@ type Report struct {
 	Span            string         `json:"span"`
 	Latency         string         `json:"latency"`
 	Unlimited       bool           `json:"unlimited"`
+	PageLimit       int            `json:"page_limit"`
 	Output          string         `json:"output"`
 	Seed            int64          `json:"seed"`
 
@@ -253,7 +254,7 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.Unlimited {
 		limits = "no rate limits (simulator and beat)"
 	}
-	p("workload: %s events (%s) over %s, latency %s, %s, output %s", group(int64(r.EventsTotal)), strings.Join(per, ", "), r.Span, r.Latency, limits, r.Output)
+	p("workload: %s events (%s) over %s, latency %s, pages of %d, %s, output %s", group(int64(r.EventsTotal)), strings.Join(per, ", "), r.Span, r.Latency, r.PageLimit, limits, r.Output)
 	p("")
 	p("throughput")
 	line("wall, exec → last ACK", "%.2f s (startup %.2f s, first ACK at %.2f s)", r.WallSeconds, r.StartupSeconds, r.FirstAckSeconds)

@@ -242,7 +242,10 @@ type backfill struct {
 	seenFull   bool
 	// slicesRead counts the slices whose last page has been fetched.
 	slicesRead atomic.Int64
-	started    time.Time
+	// pastEnd marks the slices that received a page entirely after their
+	// end_time (an API that does not bound a cursor by its end_time).
+	pastEnd []atomic.Bool
+	started time.Time
 
 	progress *backfillProgress
 }
@@ -269,6 +272,7 @@ func (w *Worker) newBackfill(plan *backfillPlan) *backfill {
 		slots:      pool.slots,
 		seamPoints: map[int64]struct{}{},
 		seen:       map[string]struct{}{},
+		pastEnd:    make([]atomic.Bool, len(plan.slices)),
 		progress:   newBackfillProgress(w, plan),
 	}
 	for _, s := range plan.slices {
@@ -404,9 +408,6 @@ func (b *backfill) runChain(ctx context.Context, slice int, out chan<- chainPage
 		retry.Reset()
 		// The stream has read up to now only once every slice is read.
 		w.cfg.Metrics.pageFetched(slice == tailChain && !page.HasMore && b.slicesRead.Load() == int64(len(b.plan.slices)))
-		if slice != tailChain && !page.HasMore {
-			b.slicesRead.Add(1)
-		}
 		select {
 		case out <- chainPage{slice: slice, page: page, received: w.cfg.Now()}:
 		case <-ctx.Done():
@@ -414,13 +415,12 @@ func (b *backfill) runChain(ctx context.Context, slice int, out chan<- chainPage
 			return false
 		}
 		req = eventsapi.Request{Cursor: page.Cursor}
-		if !page.HasMore {
-			if slice != tailChain {
-				return true
-			}
-			if sleep(ctx, w.cfg.SampleFrequency) != nil {
-				return false
-			}
+		if slice != tailChain && (!page.HasMore || b.pastEnd[slice].Load()) {
+			b.slicesRead.Add(1)
+			return true
+		}
+		if !page.HasMore && sleep(ctx, w.cfg.SampleFrequency) != nil {
+			return false
 		}
 	}
 	return false
@@ -432,6 +432,17 @@ func (b *backfill) publish(client beat.Client, p chainPage) {
 	w := b.w
 	events := w.mapPage(p.page, p.received, &position{})
 	var newest time.Time
+	// Whether the API keeps a cursor within its end_time is undocumented:
+	// a slice page whose events all lie after the slice's end means it
+	// does not, and the slice ends there (its events are still published;
+	// the next slice owns them too, so at worst they are sent twice).
+	afterEnd := p.slice != tailChain && len(events) > 0
+	for _, ev := range events {
+		afterEnd = afterEnd && ev.Timestamp.After(b.plan.slices[p.slice].End)
+	}
+	if afterEnd && !b.pastEnd[p.slice].Swap(true) {
+		w.log.Warnf("the Events API returned events after the end_time of a backfill slice (%s); ending the slice there", formatTime(b.plan.slices[p.slice].End))
+	}
 	kept := events[:0]
 	for _, ev := range events {
 		ev.Private = nil
@@ -448,7 +459,7 @@ func (b *backfill) publish(client beat.Client, p chainPage) {
 	b.progress.published(pagePosition{
 		slice:         p.slice,
 		cursor:        p.page.Cursor,
-		final:         p.slice != tailChain && !p.page.HasMore,
+		final:         p.slice != tailChain && (!p.page.HasMore || afterEnd),
 		lastEventTime: newest,
 	}, len(kept))
 	if len(kept) > 0 {

@@ -52,7 +52,9 @@ type timedEvent struct {
 type timelineAPI struct {
 	events       []timedEvent
 	endExclusive bool
-	pageSize     int
+	// ignoreEnd makes a cursor ignore its end_time after the first page.
+	ignoreEnd bool
+	pageSize  int
 
 	mu       sync.Mutex
 	requests int
@@ -96,6 +98,9 @@ func (f timelineFetcher) Fetch(ctx context.Context, _ string, req eventsapi.Requ
 		pos, _ = strconv.Atoi(parts[0])
 		end, _ = strconv.ParseInt(parts[1], 10, 64)
 		limit, _ = strconv.Atoi(parts[2])
+		if a.ignoreEnd {
+			end = noEnd
+		}
 	} else {
 		if req.Reset.EndTime != nil {
 			end = req.Reset.EndTime.UnixNano()
@@ -557,5 +562,36 @@ func TestBackfillSlowOutput(t *testing.T) {
 				t.Fatal("no page was ever waiting for the slow output; the test tests nothing")
 			}
 		})
+	}
+}
+
+// TestBackfillAPIIgnoresEndTime: should the API not bound a cursor by its
+// end_time, each slice ends at the first page entirely past its end, so
+// every event still arrives, and few more than once.
+func TestBackfillAPIIgnoresEndTime(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	api := &timelineAPI{ignoreEnd: true, pageSize: 20}
+	api.events = timeline(now.Add(-47*time.Hour), 3000, 56*time.Second)
+	cfg := backfillConfig(t, api, now, 3)
+	p := &collectingPipeline{ackLimit: -1}
+	if _, err := runUntil(t, cfg, p, func() bool {
+		st, err := state.Load(cfg.StatePath)
+		return err == nil && st.Backfill == nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := p.counts()
+	extra := 0
+	for _, ev := range api.events {
+		if got[ev.uuid] == 0 {
+			t.Errorf("event %s at %s never published", ev.uuid, ev.ts.Format(time.RFC3339Nano))
+		}
+		extra += max(got[ev.uuid]-1, 0)
+	}
+	// At most two pages past the end per slice (the one that shows it, and
+	// one already requested).
+	slices := len(New(cfg).planBackfill(now).slices)
+	if limit := slices * 2 * api.pageSize; extra > limit {
+		t.Fatalf("%d events published twice or more, more than %d: slices read past their end", extra, limit)
 	}
 }
