@@ -74,12 +74,7 @@ func NewWithOptions(b *beat.Beat, raw *conf.C, opts Options) (beat.Beater, error
 	}
 	logger = logger.Named(Name)
 
-	types := all.Types()
-	specs := make([]config.StreamSpec, len(types))
-	for i, t := range types {
-		specs[i] = config.StreamSpec{EventType: t.Name, Key: t.ConfigKey}
-	}
-	cfg, err := config.Load(raw, specs)
+	cfg, types, err := LoadConfig(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -185,37 +180,34 @@ func (bt *Beater) beforePipelineClose() {
 // prepare checks one enabled stream and builds its worker configuration.
 func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http.Client, budgets *budget.Registry, pagePool func(account string) *stream.PagePool, logger *logp.Logger, now time.Time) (stream.Config, error) {
 	setting := "eventsapibeat." + s.Key
+	tokenSetting := cfg.StreamToken(s)
 	if cfg.Replaying() {
 		// A replay sends nothing anywhere, so it needs no real token.
-		s.AuthToken, s.AuthTokenErr = recording.PlaceholderToken(t.Name), nil
+		tokenSetting = config.TokenSetting{Setting: setting + ".auth_token", Value: recording.PlaceholderToken(t.Name)}
 	}
-	if s.AuthTokenErr != nil {
-		return stream.Config{}, fmt.Errorf("%s.auth_token: cannot be read (%w); if it refers to a ${VARIABLE}, set it in the environment or add it with `eventsapibeat keystore add`", setting, s.AuthTokenErr)
-	}
-	if strings.TrimSpace(s.AuthToken) == "" {
-		return stream.Config{}, fmt.Errorf("%s.auth_token: missing; set the Events Reporting bearer token (for example auth_token: ${%s_TOKEN}, from the keystore or the environment)", setting, strings.ToUpper(s.Key))
-	}
-	token, err := eventsapi.ParseToken(s.AuthToken)
+	tokens, token, err := openTokens(tokenSetting, s.Key, t.Name, cfg.TokenExpiryWarningDays, logger, time.Now)
 	if err != nil {
-		return stream.Config{}, fmt.Errorf("%s.auth_token: %w", setting, err)
+		return stream.Config{}, err
 	}
 	if !token.HasFeature(t.Name) {
 		have := "none"
 		if len(token.Features) > 0 {
 			have = strings.Join(token.Features, ", ")
 		}
-		return stream.Config{}, fmt.Errorf("%s.auth_token: the token lacks the %s feature (it has: %s); issue a token with this event type enabled", setting, t.Name, have)
+		return stream.Config{}, fmt.Errorf("%s: the token lacks the %s feature (it has: %s); issue a token with this event type enabled", tokenSetting.Setting, t.Name, have)
 	}
 	if token.Expired(now) {
-		return stream.Config{}, fmt.Errorf("%s.auth_token: the token expired at %s; issue a new token", setting, token.ExpiresAt.UTC().Format(time.RFC3339))
+		return stream.Config{}, fmt.Errorf("%s: the token expired at %s; issue a new token", tokenSetting.Setting, token.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 
 	baseURL := cfg.StreamURL(s)
 	if baseURL == "" {
 		if baseURL, err = token.BaseURL(); err != nil {
-			return stream.Config{}, fmt.Errorf("%s.auth_token: %w", setting, err)
+			return stream.Config{}, fmt.Errorf("%s: %w", tokenSetting.Setting, err)
 		}
+		tokens.urlFromAud = true
 	}
+	tokens.baseURL = baseURL
 	if strings.HasPrefix(baseURL, "http://") && !cfg.Replaying() {
 		logger.Warnf("stream %s: the Events API URL %s is plain http; the token travels unencrypted (use this only for local testing)", s.Key, baseURL)
 	}
@@ -230,15 +222,22 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		start = eventsapi.ResetCursor{Limit: config.DefaultLimit, StartTime: &from}
 	}
 
-	// Relative paths resolve against the working directory, as in 2.x.
-	statePath, err := filepath.Abs(s.CursorStateFile)
+	statePath, err := StatePath(s)
 	if err != nil {
-		return stream.Config{}, fmt.Errorf("%s.cursor_state_file: %w", setting, err)
+		return stream.Config{}, err
 	}
 	version, explicit := cfg.StreamAPIVersion(s)
 	resume, err := loadState(statePath, t.Name)
 	if err != nil {
 		return stream.Config{}, fmt.Errorf("%s.cursor_state_file: %w", setting, err)
+	}
+	if resume != nil && resume.Reset != nil {
+		start = resetCursorOf(*resume.Reset, start)
+		if err := start.Validate(); err != nil {
+			return stream.Config{}, fmt.Errorf("%s.cursor_state_file: the reset in %s is unusable (%w); run `eventsapibeat cursor reset` again", setting, statePath, err)
+		}
+		logger.Infof("stream %s: %s holds a reset (from `eventsapibeat cursor reset`): starting again from %s; the first acknowledged page replaces it", s.Key, statePath, resume.Reset.StartTime.UTC().Format(time.RFC3339))
+		resume = nil
 	}
 	if resume != nil && resume.APIVersion != "" && resume.APIVersion != version {
 		if explicit {
@@ -259,6 +258,30 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 	}
 
 	userAgent := Name + "/" + Version
+	newClient := func(apiVersion string) (*eventsapi.Client, error) {
+		return eventsapi.NewClient(eventsapi.Config{
+			BaseURL:    baseURL,
+			Tokens:     tokens,
+			Version:    apiVersion,
+			HTTPClient: httpClient,
+			UserAgent:  userAgent,
+		})
+	}
+	streamBudget := budgets.For(account)
+	explainer := &unauthorizedExplainer{
+		tokens: tokens,
+		budget: streamBudget,
+		introspect: func(ctx context.Context) (*eventsapi.Introspection, error) {
+			c, err := newClient(version)
+			if err != nil {
+				return nil, err
+			}
+			return c.Introspect(ctx)
+		},
+	}
+	// Warn at start if the token expires soon; later the token source
+	// repeats the warning once a day.
+	_, _ = tokens.Token()
 	return stream.Config{
 		Key:                s.Key,
 		Type:               t,
@@ -273,7 +296,7 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		Logger:             logger,
 		RetryInit:          cfg.Backoff.Init,
 		RetryMax:           cfg.Backoff.Max,
-		Budget:             budgets.For(account),
+		Budget:             streamBudget,
 		Backfill: stream.BackfillConfig{
 			Slices:    backfillSlices(cfg),
 			MinWindow: cfg.Backfill.MinWindow,
@@ -285,14 +308,9 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 			OpenTimeout:      cfg.CircuitBreaker.OpenTimeout,
 		},
 		NewFetcher: func(apiVersion string) (stream.Fetcher, error) {
-			return eventsapi.NewClient(eventsapi.Config{
-				BaseURL:    baseURL,
-				Token:      token,
-				Version:    apiVersion,
-				HTTPClient: httpClient,
-				UserAgent:  userAgent,
-			})
+			return newClient(apiVersion)
 		},
+		ExplainUnauthorized: explainer.explain,
 	}, nil
 }
 
@@ -306,6 +324,46 @@ func backfillSlices(cfg config.Config) int {
 	}
 	return cfg.Backfill.ParallelSlices
 }
+
+// resetCursorOf turns a state file's pending reset into the stream's first
+// request, keeping starting_cursor's page size unless the reset sets one.
+func resetCursorOf(r state.Reset, configured eventsapi.ResetCursor) eventsapi.ResetCursor {
+	from := r.StartTime.UTC()
+	limit := r.Limit
+	if limit == 0 {
+		limit = configured.Limit
+	}
+	if limit == 0 {
+		limit = config.DefaultLimit
+	}
+	return eventsapi.ResetCursor{Limit: limit, StartTime: &from}
+}
+
+// LoadConfig reads the eventsapibeat: section; the types are those of
+// cfg.Streams, index for index.
+func LoadConfig(raw *conf.C) (config.Config, []module.Type, error) {
+	types := all.Types()
+	specs := make([]config.StreamSpec, len(types))
+	for i, t := range types {
+		specs[i] = config.StreamSpec{EventType: t.Name, Key: t.ConfigKey}
+	}
+	cfg, err := config.Load(raw, specs)
+	return cfg, types, err
+}
+
+// StatePath is the absolute path of a stream's cursor_state_file: relative
+// paths resolve against the working directory, as in 2.x.
+func StatePath(s config.Stream) (string, error) {
+	p, err := filepath.Abs(s.CursorStateFile)
+	if err != nil {
+		return "", fmt.Errorf("eventsapibeat.%s.cursor_state_file: %w", s.Key, err)
+	}
+	return p, nil
+}
+
+// LoadState reads a stream's state file and checks that it belongs to the
+// stream; nil, nil when there is no state yet.
+func LoadState(path, eventType string) (*state.State, error) { return loadState(path, eventType) }
 
 // loadState reads a stream's state; nil when there is none yet.
 func loadState(path, eventType string) (*state.State, error) {

@@ -150,7 +150,18 @@ func startBeatWithOptions(t *testing.T, section map[string]any, outputType strin
 // options.
 func startBeatWith(t *testing.T, section map[string]any, outputType string, output, setup map[string]any, opts beater.Options) *running {
 	t.Helper()
-	logger := logp.NewNopLogger()
+	return startBeatWithLogger(t, logp.NewNopLogger(), section, outputType, output, setup, opts)
+}
+
+// startBeatLogged is startBeat with the beat's logger given.
+func startBeatLogged(t *testing.T, logger *logp.Logger, section map[string]any, outputType string, output map[string]any) *running {
+	t.Helper()
+	return startBeatWithLogger(t, logger, section, outputType, output, nil, beater.Options{})
+}
+
+// startBeatWithLogger is startBeatWith with the beat's logger given.
+func startBeatWithLogger(t *testing.T, logger *logp.Logger, section map[string]any, outputType string, output, setup map[string]any, opts beater.Options) *running {
+	t.Helper()
 	info := beat.Info{Beat: beater.Name, IndexPrefix: beater.Name, Version: beater.Version, Logger: logger}
 	root := map[string]any{"output": map[string]any{outputType: output}}
 	for k, v := range setup {

@@ -150,6 +150,109 @@ func TestNew(t *testing.T) {
 			wantErr: []string{"cursor_state_file", "also the state file"},
 		},
 		{
+			name:    "replay: no token needed; a stream without a recording is skipped",
+			setup:   writeRecording,
+			streams: map[string]streamCfg{"signin_attempts": {}, "item_usages": {"auth_token": "not-a-token"}},
+			extra:   map[string]any{"replay_dir": "rec"},
+			wantRun: []string{"signin_attempts"},
+		},
+		{
+			name:    "replay: an unresolvable token variable does no harm",
+			setup:   writeRecording,
+			streams: map[string]streamCfg{"signin_attempts": {"auth_token": "${EVENTSAPIBEAT_TEST_UNSET_VARIABLE}"}},
+			extra:   map[string]any{"replay_dir": "rec"},
+			wantRun: []string{"signin_attempts"},
+		},
+		{
+			name:    "replay: only stream has no recording",
+			setup:   writeRecording,
+			streams: map[string]streamCfg{"item_usages": {}},
+			extra:   map[string]any{"replay_dir": "rec"},
+			wantErr: []string{"eventsapibeat.replay_dir", "holds no recording of stream item_usages"},
+		},
+		{
+			name:    "replay_dir missing",
+			streams: map[string]streamCfg{"signin_attempts": {}},
+			extra:   map[string]any{"replay_dir": "nope"},
+			wantErr: []string{"eventsapibeat.replay_dir", "nope"},
+		},
+		{
+			name: "replay: damaged recording file",
+			setup: func(dir string) {
+				writeRecording(dir)
+				os.WriteFile(filepath.Join(dir, "rec", "signin_attempts", "000002-signinattempts.json"), []byte(`{"version": 1, "stream"`), 0o600)
+			},
+			streams: map[string]streamCfg{"signin_attempts": {}},
+			extra:   map[string]any{"replay_dir": "rec"},
+			wantErr: []string{"eventsapibeat.replay_dir: recording file ", "000002-signinattempts.json: is not a valid recording: truncated JSON"},
+		},
+		{
+			name:    "record_dir is a file",
+			setup:   func(dir string) { os.WriteFile(filepath.Join(dir, "rec"), nil, 0o600) },
+			streams: map[string]streamCfg{"signin_attempts": {"auth_token": allFeatures}},
+			extra:   map[string]any{"record_dir": "rec"},
+			wantErr: []string{"eventsapibeat.record_dir"},
+		},
+		{
+			name:    "replay: a missing auth_token_file does no harm",
+			setup:   writeRecording,
+			streams: map[string]streamCfg{"signin_attempts": {"auth_token_file": "no-such-token"}},
+			extra:   map[string]any{"replay_dir": "rec"},
+			wantRun: []string{"signin_attempts"},
+		},
+		{
+			name: "pending reset",
+			setup: func(dir string) {
+				os.WriteFile(filepath.Join(dir, "itemusages.state"), []byte(`{"format":"eventsapibeat/3","stream":"itemusages","cursor":"","reset":{"start_time":"2026-01-01T00:00:00Z"}}`), 0o600)
+			},
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures}},
+			extra:   map[string]any{"api_version": "v1"},
+			wantRun: []string{"item_usages"},
+		},
+		{
+			name: "pending reset with a page size the API refuses",
+			setup: func(dir string) {
+				os.WriteFile(filepath.Join(dir, "itemusages.state"), []byte(`{"format":"eventsapibeat/3","stream":"itemusages","cursor":"","reset":{"start_time":"2026-01-01T00:00:00Z","limit":5000}}`), 0o600)
+			},
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures}},
+			wantErr: []string{"eventsapibeat.item_usages.cursor_state_file", "reset", "limit"},
+		},
+		{
+			name:    "token file",
+			setup:   func(dir string) { os.WriteFile(filepath.Join(dir, "token"), []byte(allFeatures+"\n"), 0o600) },
+			streams: map[string]streamCfg{"item_usages": {"auth_token_file": "token"}},
+			wantRun: []string{"item_usages"},
+		},
+		{
+			name:    "global token file, a stream with its own token",
+			setup:   func(dir string) { os.WriteFile(filepath.Join(dir, "token"), []byte(signinOnly), 0o600) },
+			streams: map[string]streamCfg{"signin_attempts": {}, "item_usages": {"auth_token": allFeatures}},
+			extra:   map[string]any{"auth_token_file": "token"},
+			wantRun: []string{"signin_attempts", "item_usages"},
+		},
+		{
+			name:    "global token lacking a stream's feature names the global setting",
+			streams: map[string]streamCfg{"item_usages": {}},
+			extra:   map[string]any{"auth_token": signinOnly},
+			wantErr: []string{"eventsapibeat.auth_token:", "lacks the itemusages feature"},
+		},
+		{
+			name:    "missing token file",
+			streams: map[string]streamCfg{"item_usages": {"auth_token_file": "no-such-token"}},
+			wantErr: []string{"eventsapibeat.item_usages.auth_token_file:", "no-such-token", "no such file"},
+		},
+		{
+			name:    "token file without a token",
+			setup:   func(dir string) { os.WriteFile(filepath.Join(dir, "token"), []byte("not-a-token-at-all"), 0o600) },
+			streams: map[string]streamCfg{"item_usages": {"auth_token_file": "token"}},
+			wantErr: []string{"eventsapibeat.item_usages.auth_token_file:", "not a JWT"},
+		},
+		{
+			name:    "token and token file together",
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures, "auth_token_file": "token"}},
+			wantErr: []string{"eventsapibeat.item_usages.auth_token_file: set either auth_token or auth_token_file"},
+		},
+		{
 			name:    "unresolvable variable as token",
 			streams: map[string]streamCfg{"item_usages": {"auth_token": "${EVENTSAPIBEAT_TEST_UNSET_VARIABLE}"}},
 			wantErr: []string{"eventsapibeat.item_usages.auth_token"},
@@ -203,6 +306,16 @@ func TestNew(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeRecording writes a one-exchange recording of signin_attempts under
+// dir/rec.
+func writeRecording(dir string) {
+	sdir := filepath.Join(dir, "rec", "signin_attempts")
+	os.MkdirAll(sdir, 0o700)
+	os.WriteFile(filepath.Join(sdir, "000001-introspect.json"), []byte(`{"version": 1, "stream": "signin_attempts", "seq": 1,
+		"request": {"method": "GET", "url": "https://events.1password.com/api/v2/auth/introspect"},
+		"response": {"status": 200, "body": {"uuid": "X", "features": ["signinattempts"]}}}`), 0o600)
 }
 
 func sameSet(a, b []string) bool {

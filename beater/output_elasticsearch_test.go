@@ -285,3 +285,30 @@ func TestElasticsearchOutput(t *testing.T) {
 	}
 	t.Logf("replay: %d events answered 409 and counted as duplicates, %d new events stored", replayed, fresh)
 }
+
+// TestElasticsearchOutputDefaultDataStream: with no index settings every
+// document is created, with its _id, in the data stream whose template
+// `setup` loads, eventsapibeat-<version>.
+func TestElasticsearchOutputDefaultDataStream(t *testing.T) {
+	types := []string{"auditevents"}
+	a := newAccount(t, 0, simulator.Config{Events: map[string]int{"auditevents": 300}})
+	stateDir := t.TempDir()
+	section := onlyStreams(a.beatConfig(stateDir, nil), types...)
+	peer := newESPeer(t, 0, false)
+	r := startBeat(t, section, "elasticsearch", map[string]any{"hosts": []string{peer.url}})
+	waitFor(t, "every event stored", 30*time.Second, func() bool { return peer.stored.distinct() >= 300 })
+	waitCaughtUp(t, a, r, stateDir, types)
+	r.stop()
+
+	_, _, _, index, problems := peer.snapshot()
+	for _, p := range problems[:min(len(problems), 5)] {
+		t.Error(p)
+	}
+	checkExactlyOnce(t, a, types, peer.stored.snapshot())
+	want := beater.Name + "-" + beater.Version
+	for id, got := range index {
+		if got != want {
+			t.Fatalf("%s created in %q, want the data stream %q", id, got, want)
+		}
+	}
+}

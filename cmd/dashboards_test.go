@@ -26,12 +26,12 @@ func TestBuiltinDashboards(t *testing.T) {
 	if override.Check(plain) {
 		t.Fatal("the override applies before setup copied the dashboards")
 	}
-	t.Setenv("TMPDIR", t.TempDir())
-	dir, err := d.extract()
-	if err != nil {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	if err := d.extract(); err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	dir := d.copied
 	for name := range files {
 		got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
 		if err != nil || string(got) != string(files[name].Data) {
@@ -61,5 +61,44 @@ func TestBuiltinDashboards(t *testing.T) {
 		if got := override.Check(c); got != tc.apply {
 			t.Errorf("%s: applies = %v, want %v", tc.yml, got, tc.apply)
 		}
+	}
+	d.remove()
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("remove left %v", left)
+	}
+}
+
+// TestBuiltinDashboardsOnDemand: when the beat runs, the saved objects are
+// copied only if the configuration enables dashboards.
+func TestBuiltinDashboardsOnDemand(t *testing.T) {
+	for _, tc := range []struct {
+		yml  string
+		copy bool
+	}{
+		{"output.console: {}", false},
+		{"setup.dashboards.enabled: false", false},
+		{"setup.dashboards.enabled: true", true},
+		{"setup.dashboards:\n  enabled: true\n  directory: /opt/kibana", false},
+	} {
+		t.Run(tc.yml, func(t *testing.T) {
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			d := newBuiltinDashboards(fstest.MapFS{"7/dashboard/d.json": {Data: []byte(`{}`)}})
+			d.onDemand = true
+			c, err := conf.NewConfigWithYAML([]byte(tc.yml), "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := d.override().Check(c); got != tc.copy {
+				t.Errorf("applies = %v, want %v", got, tc.copy)
+			}
+			if got := d.copied != ""; got != tc.copy {
+				t.Errorf("copied = %v, want %v", got, tc.copy)
+			}
+			d.remove()
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Errorf("remove left %v", left)
+			}
+		})
 	}
 }

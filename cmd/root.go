@@ -1,6 +1,6 @@
 // Package cmd builds eventsapibeat's command line: libbeat's standard
 // commands (run, setup, test, export, keystore, version) plus the beat's own
-// (demo), with the Kibana dashboards built in.
+// (demo, cursor, test api), with the Kibana dashboards built in.
 package cmd
 
 import (
@@ -41,12 +41,16 @@ func New(dashboards fs.FS) *cmd.BeatsRootCmd {
 	settings.ConfigOverrides = append(settings.ConfigOverrides, builtin.override())
 	root := newRoot(settings)
 	builtin.wrapSetup(root.SetupCmd)
+	builtin.wrapRun(root.RunCmd)
+	builtin.wrapRun(&root.Command) // the root command runs the beat too
 	return root
 }
 
 func newRoot(settings instance.Settings) *cmd.BeatsRootCmd {
 	root := cmd.GenRootCmdWithSettings(beater.New, settings)
 	root.AddCommand(genDemoCmd(settings))
+	root.AddCommand(genCursorCmd(settings))
+	root.TestCmd.AddCommand(genTestAPICmd(settings))
 	addTrafficFlags(root)
 	return root
 }
@@ -89,6 +93,22 @@ func defaultOverrides() []cfgfile.ConditionalOverride {
 		},
 		Config: conf.MustNewConfigFrom(map[string]any{"queue.mem.flush.timeout": "1s"}),
 	}}
+}
+
+// settingTrue reports whether the configuration file or a -E flag sets the
+// dotted key to true (a -E flag wins, as in libbeat).
+func settingTrue(file *conf.C, key string) bool {
+	if f := flag.CommandLine.Lookup("E"); f != nil {
+		if s, ok := f.Value.(*conf.SettingsFlag); ok && hasPath(s.Config(), key) {
+			v, err := s.Config().Bool(key, -1)
+			return err == nil && v
+		}
+	}
+	if hasPath(file, key) {
+		v, err := file.Bool(key, -1)
+		return err == nil && v
+	}
+	return false
 }
 
 // userSet reports whether the configuration file or a -E flag sets the

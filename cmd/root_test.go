@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"flag"
 	"testing"
 
 	conf "github.com/elastic/elastic-agent-libs/config"
@@ -39,5 +40,30 @@ func TestQueueFlushDefault(t *testing.T) {
 				t.Fatalf("applies = %v, want %v", got, tc.apply)
 			}
 		})
+	}
+}
+
+// TestTrafficFlags: --record-dir and --replay-dir set the same settings as
+// -E eventsapibeat.record_dir=… and -E eventsapibeat.replay_dir=….
+func TestTrafficFlags(t *testing.T) {
+	root := newRoot(Settings())
+	e, ok := flag.CommandLine.Lookup("E").Value.(*conf.SettingsFlag)
+	if !ok {
+		t.Fatal("libbeat's -E flag is missing")
+	}
+	for flagName, setting := range map[string]string{
+		"record-dir": "eventsapibeat.record_dir",
+		"replay-dir": "eventsapibeat.replay_dir",
+	} {
+		if err := root.PersistentFlags().Set(flagName, "/tmp/dir of "+flagName); err != nil {
+			t.Fatalf("--%s: %v", flagName, err)
+		}
+		got, err := e.Config().String(setting, -1)
+		if err != nil || got != "/tmp/dir of "+flagName {
+			t.Fatalf("--%s set %s = %q (%v)", flagName, setting, got, err)
+		}
+		if root.RunCmd.InheritedFlags().Lookup(flagName) == nil {
+			t.Errorf("run does not take --%s", flagName)
+		}
 	}
 }

@@ -28,6 +28,10 @@ const (
 // MinSampleFrequency is the shortest poll interval accepted, as in 2.x.
 const MinSampleFrequency = time.Second
 
+// DefaultTokenExpiryWarningDays is how long before a token expires the beat
+// starts to warn: enough for a change request to go through.
+const DefaultTokenExpiryWarningDays = 14
+
 // DefaultLimit is the page size asked for when starting_cursor does not say:
 // the API's maximum, so a backfill costs the fewest requests.
 const DefaultLimit = 1000
@@ -57,6 +61,14 @@ type Config struct {
 	// ShutdownTimeout bounds how long a stop waits for the output to
 	// acknowledge in-flight events before writing the last cursor.
 	ShutdownTimeout time.Duration `config:"shutdown_timeout" validate:"min=0"`
+	// AuthToken and AuthTokenFile are the token of every stream that sets
+	// neither of its own (read apart, like a stream's auth_token).
+	AuthToken     string `config:"-"`
+	AuthTokenErr  error  `config:"-"`
+	AuthTokenFile string `config:"auth_token_file"`
+	// TokenExpiryWarningDays is how many days before a token's exp claim
+	// the beat starts warning about it; 0 turns the warning off.
+	TokenExpiryWarningDays int `config:"token_expiry_warning_days" validate:"min=0"`
 	// RecordDir, when set, records every Events API exchange of every
 	// stream under this directory, tokens removed (--record-dir).
 	RecordDir string `config:"record_dir"`
@@ -122,7 +134,10 @@ type Stream struct {
 	// only its own stream, not the beat.
 	AuthToken string `config:"-"`
 	// AuthTokenErr is why auth_token could not be read, if it could not.
-	AuthTokenErr    error         `config:"-"`
+	AuthTokenErr error `config:"-"`
+	// AuthTokenFile is a file holding the token, the alternative to
+	// AuthToken; it is read again whenever it changes.
+	AuthTokenFile   string        `config:"auth_token_file"`
 	SampleFrequency time.Duration `config:"sample_frequency"`
 	CursorStateFile string        `config:"cursor_state_file"`
 	StartingCursor  string        `config:"starting_cursor"`
@@ -158,12 +173,17 @@ func Load(raw *conf.C, specs []StreamSpec) (Config, error) {
 		CircuitBreaker:  CircuitBreaker{FailureThreshold: 5, SuccessThreshold: 2, OpenTimeout: time.Minute},
 		Backoff:         Backoff{Init: time.Second, Max: 2 * time.Minute},
 		Backfill:        DefaultBackfill(),
+
+		TokenExpiryWarningDays: DefaultTokenExpiryWarningDays,
 	}
 	if raw == nil {
 		raw = conf.NewConfig()
 	}
 	if err := raw.Unpack(&c); err != nil {
 		return Config{}, fmt.Errorf("eventsapibeat: %w", err)
+	}
+	if raw.HasField("auth_token") {
+		c.AuthToken, c.AuthTokenErr = raw.String("auth_token", -1)
 	}
 	if err := c.validateGlobal(); err != nil {
 		return Config{}, err
@@ -197,6 +217,40 @@ func Load(raw *conf.C, specs []StreamSpec) (Config, error) {
 		return Config{}, fmt.Errorf("eventsapibeat: no stream is enabled; set enabled: true under one of eventsapibeat.%s", strings.Join(keys, ", eventsapibeat."))
 	}
 	return c, nil
+}
+
+// TokenSetting is where a stream's token comes from.
+type TokenSetting struct {
+	// Setting is the full name of the setting that holds the token, e.g.
+	// "eventsapibeat.item_usages.auth_token_file" or
+	// "eventsapibeat.auth_token".
+	Setting string
+	// Value is the token (for auth_token) or the file's path (for
+	// auth_token_file); empty when no token is configured.
+	Value string
+	// Err is why an auth_token could not be read (an unset ${VAR}).
+	Err error
+	// File is true when Value is the path of a token file.
+	File bool
+}
+
+// StreamToken says where s's token comes from. A stream's own auth_token or
+// auth_token_file wins over the global ones, as url and api_version do. With
+// none set, Setting names the stream's auth_token and Value is empty.
+func (c Config) StreamToken(s Stream) TokenSetting {
+	prefix := "eventsapibeat." + s.Key + "."
+	switch {
+	case s.AuthTokenFile != "":
+		return TokenSetting{Setting: prefix + "auth_token_file", Value: s.AuthTokenFile, File: true}
+	case s.AuthTokenErr != nil || s.AuthToken != "":
+		return TokenSetting{Setting: prefix + "auth_token", Value: s.AuthToken, Err: s.AuthTokenErr}
+	case c.AuthTokenFile != "":
+		return TokenSetting{Setting: "eventsapibeat.auth_token_file", Value: c.AuthTokenFile, File: true}
+	case c.AuthTokenErr != nil || c.AuthToken != "":
+		return TokenSetting{Setting: "eventsapibeat.auth_token", Value: c.AuthToken, Err: c.AuthTokenErr}
+	default:
+		return TokenSetting{Setting: prefix + "auth_token"}
+	}
 }
 
 // Replaying reports whether the beat answers from a recording instead of
@@ -248,6 +302,9 @@ func (c *Config) validateGlobal() error {
 	if err := validateURL("eventsapibeat.url", c.URL); err != nil {
 		return err
 	}
+	if err := validateTokenChoice("eventsapibeat.", c.AuthToken, c.AuthTokenErr, c.AuthTokenFile); err != nil {
+		return err
+	}
 	if c.RecordDir != "" && c.ReplayDir != "" {
 		return fmt.Errorf("eventsapibeat.replay_dir: cannot be combined with record_dir (%s); a replay would only record itself", c.RecordDir)
 	}
@@ -266,6 +323,9 @@ func (s *Stream) validate() error {
 	if err := validateURL("eventsapibeat."+s.Key+".url", s.URL); err != nil {
 		return err
 	}
+	if err := validateTokenChoice("eventsapibeat."+s.Key+".", s.AuthToken, s.AuthTokenErr, s.AuthTokenFile); err != nil {
+		return err
+	}
 	if !s.Enabled {
 		return nil
 	}
@@ -274,6 +334,21 @@ func (s *Stream) validate() error {
 	}
 	if strings.TrimSpace(s.CursorStateFile) == "" {
 		return fmt.Errorf("eventsapibeat.%s.cursor_state_file: must not be empty", s.Key)
+	}
+	return nil
+}
+
+// validateTokenChoice refuses auth_token and auth_token_file side by side:
+// which one the user meant cannot be guessed.
+func validateTokenChoice(prefix, token string, tokenErr error, file string) error {
+	if strings.TrimSpace(file) == "" {
+		if file != "" {
+			return fmt.Errorf("%sauth_token_file: is blank; give the path of the file that holds the token", prefix)
+		}
+		return nil
+	}
+	if token != "" || tokenErr != nil {
+		return fmt.Errorf("%sauth_token_file: set either auth_token or auth_token_file under %s, not both", prefix, strings.TrimSuffix(prefix, "."))
 	}
 	return nil
 }

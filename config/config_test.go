@@ -236,3 +236,101 @@ func TestSeed001Sample(t *testing.T) {
 		t.Errorf("output.elasticsearch.index = %q (%v)", out.Index, err)
 	}
 }
+
+func TestStreamToken(t *testing.T) {
+	cases := []struct {
+		name    string
+		yml     string
+		wantErr string
+		// want per stream key: setting, value, file
+		want map[string]TokenSetting
+	}{
+		{
+			name: "stream auth_token (2.x)",
+			yml:  "signin_attempts: {enabled: true, auth_token: tok}\n",
+			want: map[string]TokenSetting{"signin_attempts": {Setting: "eventsapibeat.signin_attempts.auth_token", Value: "tok"}},
+		},
+		{
+			name: "stream auth_token_file",
+			yml:  "item_usages: {enabled: true, auth_token_file: /run/secrets/t}\n",
+			want: map[string]TokenSetting{"item_usages": {Setting: "eventsapibeat.item_usages.auth_token_file", Value: "/run/secrets/t", File: true}},
+		},
+		{
+			name: "global file, one stream overrides with its own token",
+			yml:  "auth_token_file: /g\nsignin_attempts: {enabled: true}\nitem_usages: {enabled: true, auth_token: own}\n",
+			want: map[string]TokenSetting{
+				"signin_attempts": {Setting: "eventsapibeat.auth_token_file", Value: "/g", File: true},
+				"item_usages":     {Setting: "eventsapibeat.item_usages.auth_token", Value: "own"},
+			},
+		},
+		{
+			name: "global token, one stream overrides with its own file",
+			yml:  "auth_token: g\nsignin_attempts: {enabled: true}\naudit_events: {enabled: true, auth_token_file: /a}\n",
+			want: map[string]TokenSetting{
+				"signin_attempts": {Setting: "eventsapibeat.auth_token", Value: "g"},
+				"audit_events":    {Setting: "eventsapibeat.audit_events.auth_token_file", Value: "/a", File: true},
+			},
+		},
+		{
+			name: "an empty stream auth_token falls back to the global one",
+			yml:  "auth_token_file: /g\nsignin_attempts: {enabled: true, auth_token: ''}\n",
+			want: map[string]TokenSetting{"signin_attempts": {Setting: "eventsapibeat.auth_token_file", Value: "/g", File: true}},
+		},
+		{
+			name: "none: named as the stream's auth_token",
+			yml:  "signin_attempts: {enabled: true}\n",
+			want: map[string]TokenSetting{"signin_attempts": {Setting: "eventsapibeat.signin_attempts.auth_token"}},
+		},
+		{name: "both in a stream", yml: "item_usages: {enabled: true, auth_token: t, auth_token_file: /f}\n", wantErr: "eventsapibeat.item_usages.auth_token_file: set either auth_token or auth_token_file under eventsapibeat.item_usages, not both"},
+		{name: "both globally", yml: "auth_token: t\nauth_token_file: /f\nitem_usages: {enabled: true}\n", wantErr: "eventsapibeat.auth_token_file: set either"},
+		{name: "both in a disabled stream", yml: "signin_attempts: {enabled: true, auth_token: t}\naudit_events: {auth_token: t, auth_token_file: /f}\n", wantErr: "eventsapibeat.audit_events.auth_token_file"},
+		{name: "blank file", yml: "signin_attempts: {enabled: true, auth_token_file: '  '}\n", wantErr: "eventsapibeat.signin_attempts.auth_token_file: is blank"},
+		{name: "negative warning days", yml: "token_expiry_warning_days: -1\nsignin_attempts: {enabled: true, auth_token: t}\n", wantErr: "token_expiry_warning_days"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, tc.yml)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range c.Streams {
+				want, ok := tc.want[s.Key]
+				if !ok {
+					continue
+				}
+				if got := c.StreamToken(s); got != want {
+					t.Errorf("%s: StreamToken = %+v, want %+v", s.Key, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestStreamTokenUnresolvedVariable(t *testing.T) {
+	os.Unsetenv("EVENTSAPIBEAT_TEST_UNSET_TOKEN")
+	c, err := load(t, "auth_token: ${EVENTSAPIBEAT_TEST_UNSET_TOKEN}\nsignin_attempts: {enabled: true}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.StreamToken(c.Streams[0])
+	if got.Setting != "eventsapibeat.auth_token" || got.Err == nil {
+		t.Fatalf("StreamToken = %+v, want the global setting with its error", got)
+	}
+}
+
+func TestTokenExpiryWarningDays(t *testing.T) {
+	c, err := load(t, "signin_attempts: {enabled: true, auth_token: t}\n")
+	if err != nil || c.TokenExpiryWarningDays != DefaultTokenExpiryWarningDays {
+		t.Fatalf("default = %d, %v", c.TokenExpiryWarningDays, err)
+	}
+	c, err = load(t, "token_expiry_warning_days: 0\nsignin_attempts: {enabled: true, auth_token: t}\n")
+	if err != nil || c.TokenExpiryWarningDays != 0 {
+		t.Fatalf("0 = %d, %v", c.TokenExpiryWarningDays, err)
+	}
+}

@@ -2,7 +2,9 @@
 // fields plus every module's and the beat's own) and registers it, so that
 // `export template` and `setup --index-management` map each field with its
 // type. fields.yml is generated: run `go generate ./include` (or mage fields)
-// after changing any _meta/fields.yml.
+// after changing any _meta/fields.yml. It is libbeat's global_fields output
+// passed through internal/fieldsmerge, which defines every field once (the
+// index-pattern generator of setup --dashboards refuses duplicates).
 package include
 
 import (

@@ -40,7 +40,11 @@ type Config struct {
 	// tolerated. Empty means Token.BaseURL(). http:// is allowed for local
 	// simulators.
 	BaseURL string
-	Token   Token
+	// Token is the bearer token when Tokens is nil.
+	Token Token
+	// Tokens, when set, supplies the token of each request (and Token is
+	// ignored), so the token can be rotated while the client is in use.
+	Tokens TokenSource
 	// Version is "v1" or "v2": the API version of the POST endpoints and of
 	// the introspect endpoint.
 	Version string
@@ -57,7 +61,7 @@ type Config struct {
 type Client struct {
 	base      string // scheme://host[/prefix], no trailing slash
 	version   string
-	token     Token
+	tokens    TokenSource
 	http      *http.Client
 	userAgent string
 	maxBody   int64
@@ -70,8 +74,12 @@ func configError(format string, args ...any) error {
 
 // NewClient checks cfg and returns a Client.
 func NewClient(cfg Config) (*Client, error) {
-	if cfg.Token.IsZero() {
-		return nil, configError("token is required")
+	tokens := cfg.Tokens
+	if tokens == nil {
+		if cfg.Token.IsZero() {
+			return nil, configError("token is required")
+		}
+		tokens = StaticToken(cfg.Token)
 	}
 	if cfg.HTTPClient == nil {
 		return nil, configError("HTTPClient is required")
@@ -84,8 +92,11 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	base := strings.TrimSpace(cfg.BaseURL)
 	if base == "" {
-		var err error
-		if base, err = cfg.Token.BaseURL(); err != nil {
+		tok, err := tokens.Token()
+		if err != nil {
+			return nil, err
+		}
+		if base, err = tok.BaseURL(); err != nil {
 			return nil, err
 		}
 	}
@@ -96,7 +107,7 @@ func NewClient(cfg Config) (*Client, error) {
 	c := &Client{
 		base:      base,
 		version:   cfg.Version,
-		token:     cfg.Token,
+		tokens:    tokens,
 		http:      cfg.HTTPClient,
 		userAgent: cfg.UserAgent,
 		maxBody:   cfg.MaxBodyBytes,
@@ -177,7 +188,34 @@ func validEventType(s string) bool {
 
 // do sends one request and returns the status and body of a 2xx response.
 // Every error is an *Error with Op set.
+//
+// The one request the client repeats by itself: a 401 to a token that the
+// token source has replaced since (a rotated token file) is sent once more
+// with the new token. It was no failure of the API, only a stale token.
 func (c *Client) do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	op := method + " " + path
+	tok, err := c.tokens.Token()
+	if err != nil {
+		return 0, nil, &Error{Kind: KindUnauthorized, Op: op, Message: "no usable token", Err: err}
+	}
+	status, data, err := c.send(ctx, method, path, body, tok)
+	if KindOf(err) != KindUnauthorized {
+		return status, data, err
+	}
+	if changed, _ := c.tokens.Refresh(); !changed {
+		return status, data, err
+	}
+	if tok, err = c.tokens.Token(); err != nil {
+		return 0, nil, &Error{Kind: KindUnauthorized, Op: op, Message: "no usable token", Err: err}
+	}
+	return c.send(ctx, method, path, body, tok)
+}
+
+// Token is the token the next request will carry.
+func (c *Client) Token() (Token, error) { return c.tokens.Token() }
+
+// send sends one request with tok.
+func (c *Client) send(ctx context.Context, method, path string, body []byte, tok Token) (int, []byte, error) {
 	op := method + " " + path
 	var rd io.Reader
 	if body != nil {
@@ -187,7 +225,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (int,
 	if err != nil {
 		return 0, nil, &Error{Kind: KindBadRequest, Op: op, Message: "building request failed"}
 	}
-	hreq.Header.Set("Authorization", c.token.Bearer())
+	hreq.Header.Set("Authorization", tok.Bearer())
 	hreq.Header.Set("Accept", "application/json")
 	hreq.Header.Set("User-Agent", c.userAgent)
 	if body != nil {
@@ -211,7 +249,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (int,
 			Kind:       kindForStatus(resp.StatusCode),
 			Op:         op,
 			Status:     resp.StatusCode,
-			Message:    c.errorMessage(resp.StatusCode, data),
+			Message:    errorMessage(resp.StatusCode, data, tok),
 			RetryAfter: retryAfter(resp.Header, c.now()),
 		}
 	}
@@ -261,10 +299,10 @@ func (c *Client) networkError(ctx context.Context, op string, status int, err er
 // 1.4.1). Anything else (HTML from a proxy, empty) gives the status text,
 // so the body itself never reaches a log line. The token is scrubbed in case
 // something echoes the Authorization header.
-func (c *Client) errorMessage(status int, body []byte) string {
+func errorMessage(status int, body []byte, tok Token) string {
 	msg := messageFromBody(body)
-	if msg != "" && c.token.raw != nil {
-		msg = redactToken(msg, *c.token.raw)
+	if msg != "" && tok.raw != nil {
+		msg = redactToken(msg, *tok.raw)
 	}
 	msg = oneLine(msg, maxMessageLen)
 	if msg == "" {

@@ -189,6 +189,9 @@ func (s *Server) send(w http.ResponseWriter, path string, rep reply, fault strin
 	}
 	h.Set("Content-Type", rep.contentTypeOrJSON())
 	h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+	// The server's own clock, as a real server's Date header (net/http
+	// would use the host's clock, not Config.Now).
+	h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(rep.body)
 }

@@ -40,11 +40,23 @@ type State struct {
 	LastEventTime time.Time `json:"last_event_time,omitzero"`
 	// UpdatedAt is when the state was written.
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	// Reset, when set, asks the stream to start again from a time rather
+	// than from Cursor (which is then empty). `eventsapibeat cursor reset`
+	// writes it; the beat turns it into a ResetCursor at its next start,
+	// and the first acknowledged page replaces the whole state.
+	Reset *Reset `json:"reset,omitempty"`
 	// Backfill is the progress of a parallel backfill; nil when none is in
 	// progress. While it is set, Cursor belongs to the tail chain (the one
 	// that becomes the live cursor) and may be empty, and the time ranges in
 	// Backfill.Pending have not all been acknowledged yet.
 	Backfill *Backfill `json:"backfill,omitempty"`
+}
+
+// Reset is a pending restart of a stream from a point in time.
+type Reset struct {
+	StartTime time.Time `json:"start_time"`
+	// Limit is the page size to ask for; 0 leaves it to the beat.
+	Limit int `json:"limit,omitempty"`
 }
 
 // Backfill is what a stream must remember to finish a parallel time-sliced
@@ -80,7 +92,7 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("state file %s is unusable: %s; to start again from starting_cursor, move the file away (keep it for support) and restart", e.Path, e.Reason)
+	return fmt.Sprintf("state file %s is unusable: %s; to start again from a time, run `eventsapibeat cursor reset` for this stream (it keeps the file as .bak), or move the file away (keep it for support) and restart to start from starting_cursor", e.Path, e.Reason)
 }
 
 // maxFileSize bounds what Load reads: 2.x history files roll at 200 kB.
@@ -136,8 +148,8 @@ func Parse(path string, data []byte) (State, error) {
 	if _, ok := raw["cursor"]; !ok {
 		return State{}, &CorruptError{Path: path, Reason: `its last line has no "cursor"`}
 	}
-	if strings.TrimSpace(s.Cursor) == "" && s.Backfill == nil {
-		return State{}, &CorruptError{Path: path, Reason: "its cursor is empty"}
+	if s.Format != "" && s.Format != Format {
+		return State{}, &CorruptError{Path: path, Reason: fmt.Sprintf("it was written in format %q, which this version does not read", s.Format)}
 	}
 	if b := s.Backfill; b != nil {
 		if b.TailStart.IsZero() {
@@ -148,9 +160,21 @@ func Parse(path string, data []byte) (State, error) {
 				return State{}, &CorruptError{Path: path, Reason: fmt.Sprintf("backfill slice %d has an invalid time range", i)}
 			}
 		}
+		// The tail chain's cursor is empty until its first page is
+		// acknowledged.
+		return s, nil
 	}
-	if s.Format != "" && s.Format != Format {
-		return State{}, &CorruptError{Path: path, Reason: fmt.Sprintf("it was written in format %q, which this version does not read", s.Format)}
+	if s.Reset != nil {
+		if s.Reset.StartTime.IsZero() {
+			return State{}, &CorruptError{Path: path, Reason: "its reset has no start_time"}
+		}
+		if s.Reset.Limit < 0 {
+			return State{}, &CorruptError{Path: path, Reason: "its reset has a negative limit"}
+		}
+		return s, nil
+	}
+	if strings.TrimSpace(s.Cursor) == "" {
+		return State{}, &CorruptError{Path: path, Reason: "its cursor is empty"}
 	}
 	return s, nil
 }
@@ -174,6 +198,32 @@ func Save(path string, s State) error {
 		return fmt.Errorf("encoding state: %w", err)
 	}
 	return WriteFileAtomic(path, append(line, '\n'))
+}
+
+// BackupSuffix is appended to a state file's name for the copy that
+// Replace keeps of the state it replaces.
+const BackupSuffix = ".bak"
+
+// Replace saves s to path like Save, after copying the file it replaces (if
+// any) verbatim to path+BackupSuffix, also atomically. It returns the
+// backup's path, or "" when there was nothing to back up. If the backup
+// cannot be written, the state is left as it was.
+func Replace(path string, s State) (backup string, err error) {
+	old, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return "", fmt.Errorf("reading state file %s to back it up: %w", path, err)
+	default:
+		backup = path + BackupSuffix
+		if err := WriteFileAtomic(backup, old); err != nil {
+			return "", fmt.Errorf("backing up state file %s: %w", path, err)
+		}
+	}
+	if err := Save(path, s); err != nil {
+		return "", err
+	}
+	return backup, nil
 }
 
 // WriteFileAtomic replaces path with data: a crash at any point leaves

@@ -53,6 +53,10 @@ func TestLoad(t *testing.T) {
 		{name: "empty cursor", content: `{ "cursor": "" }`, corrupt: "cursor is empty"},
 		{name: "cursor of the wrong type", content: `{ "cursor": 42 }`, corrupt: "wrong type"},
 		{name: "future format", content: `{"format":"eventsapibeat/9","cursor":"x"}`, corrupt: "format"},
+		{name: "reset pending", content: `{"format":"eventsapibeat/3","stream":"itemusages","cursor":"","reset":{"start_time":"2026-01-01T00:00:00Z","limit":500}}`, wantCursor: ""},
+		{name: "reset without start_time", content: `{"format":"eventsapibeat/3","cursor":"","reset":{}}`, corrupt: "no start_time"},
+		{name: "reset with a negative limit", content: `{"format":"eventsapibeat/3","cursor":"","reset":{"start_time":"2026-01-01T00:00:00Z","limit":-1}}`, corrupt: "negative limit"},
+		{name: "reset of the wrong type", content: `{"format":"eventsapibeat/3","cursor":"","reset":"now"}`, corrupt: "wrong type"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,6 +234,8 @@ func FuzzParse(f *testing.F) {
 		`{"format":"eventsapibeat/3","stream":"itemusages","api_version":"v2","cursor":"c2","last_event_time":"2026-11-01T10:00:00Z"}`,
 		"{ \"cursor\": \"a\" }\n{ \"cursor\": \"b",
 		"", "\r\n", `{"cursor":null}`, `{"cursor":"x","last_event_time":"yesterday"}`,
+		`{"format":"eventsapibeat/3","cursor":"","reset":{"start_time":"2026-01-01T00:00:00Z","limit":10}}`,
+		`{"cursor":"","reset":{}}`, `{"cursor":"","reset":null}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -242,8 +248,77 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
+		// A state either continues from a cursor or restarts from a time.
+		if st.Reset != nil {
+			if st.Reset.StartTime.IsZero() || st.Reset.Limit < 0 {
+				t.Fatalf("accepted an unusable reset: %+v", st.Reset)
+			}
+			return
+		}
 		if strings.TrimSpace(st.Cursor) == "" {
 			t.Fatalf("accepted a state without cursor: %+v", st)
 		}
 	})
 }
+
+func TestReplaceKeepsABackup(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	cases := []struct {
+		name       string
+		old        *string // nil: no file before
+		backupDir  bool    // make the .bak path a directory so the backup fails
+		wantBackup bool
+		wantErr    bool
+	}{
+		{name: "no state yet", old: nil},
+		{name: "2.x history is copied verbatim", old: ptr("{ \"cursor\": \"a\" }\n{ \"cursor\": \"b\" }\n"), wantBackup: true},
+		{name: "a corrupt file is kept", old: ptr(`{"cursor": "tru`), wantBackup: true},
+		{name: "backup impossible: state untouched", old: ptr(`{"cursor":"keep"}`), backupDir: true, wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "s.state")
+			if tc.old != nil {
+				if err := os.WriteFile(path, []byte(*tc.old), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.backupDir {
+				if err := os.MkdirAll(filepath.Join(path+BackupSuffix, "x"), 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			next := State{Stream: "itemusages", Reset: &Reset{StartTime: start, Limit: 100}}
+			backup, err := Replace(path, next)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("Replace succeeded")
+				}
+				if got, _ := os.ReadFile(path); string(got) != *tc.old {
+					t.Fatalf("state changed to %q after a failed backup", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantBackup {
+				got, err := os.ReadFile(backup)
+				if err != nil || string(got) != *tc.old || backup != path+BackupSuffix {
+					t.Fatalf("backup %s = %q, %v; want the old content", backup, got, err)
+				}
+			} else if backup != "" {
+				t.Fatalf("backup %q of nothing", backup)
+			}
+			st, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Reset == nil || !st.Reset.StartTime.Equal(start) || st.Reset.Limit != 100 || st.Cursor != "" || st.Stream != "itemusages" || st.Format != Format {
+				t.Fatalf("state after Replace = %+v", st)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }

@@ -395,7 +395,7 @@ func (b *backfill) runChain(ctx context.Context, slice int, out chan<- chainPage
 				continue
 			}
 			w.cfg.Metrics.RequestErrors.Inc()
-			w.logFetchError(err)
+			w.logFetchError(ctx, err)
 			w.cfg.Metrics.Retries.Inc()
 			if errors.Is(err, eventsapi.ErrRateLimited) {
 				continue // the budget blocks until the window allows requests

@@ -80,6 +80,9 @@ type Config struct {
 	// Backfill configures the parallel backfill of a stream far behind now
 	// (see backfill.go).
 	Backfill BackfillConfig
+	// ExplainUnauthorized, if set, finds the likely cause of a 401 (expired,
+	// revoked, missing feature) and says which setting to change.
+	ExplainUnauthorized func(ctx context.Context) string
 	// ProgressInterval is the period of the progress log lines while the
 	// stream is behind (DefaultProgressInterval when 0).
 	ProgressInterval time.Duration
@@ -327,7 +330,7 @@ func (w *Worker) fetchLoop(ctx context.Context, out chan<- fetched) {
 				legacyCursor = false
 				continue
 			}
-			w.logFetchError(err)
+			w.logFetchError(ctx, err)
 			w.cfg.Metrics.Retries.Inc()
 			if errors.Is(err, eventsapi.ErrRateLimited) {
 				// The budget now blocks every stream of the account until
@@ -452,7 +455,7 @@ func (w *Worker) introspect(ctx context.Context, f Fetcher) {
 		return
 	case err != nil:
 		if errors.Is(err, eventsapi.ErrUnauthorized) {
-			w.log.Errorf("the Events API at %s refuses the token (%v): it may be revoked or expired; the stream will keep retrying", f.BaseURL(), err)
+			w.log.Errorf("the Events API at %s refuses the token (%v): %s; the stream will keep retrying", f.BaseURL(), err, w.explainUnauthorized(ctx))
 			return
 		}
 		w.log.Warnf("could not check the token with the Events API at %s (%v); starting anyway", f.BaseURL(), err)
@@ -473,10 +476,18 @@ func (w *Worker) introspect(ctx context.Context, f Fetcher) {
 	w.log.Infof("token accepted by %s: integration %s, account %s, issued %s, features %s", f.BaseURL(), info.UUID, account, formatTime(info.IssuedAt), strings.Join(info.Features, ", "))
 }
 
-func (w *Worker) logFetchError(err error) {
+// explainUnauthorized says why the token was likely refused.
+func (w *Worker) explainUnauthorized(ctx context.Context) string {
+	if w.cfg.ExplainUnauthorized != nil {
+		return w.cfg.ExplainUnauthorized(ctx)
+	}
+	return fmt.Sprintf("it may be revoked or expired, or lack the %s feature; issue a new token with %s enabled and update eventsapibeat.%s.auth_token", w.cfg.Type.Name, w.cfg.Type.Name, w.cfg.Key)
+}
+
+func (w *Worker) logFetchError(ctx context.Context, err error) {
 	switch {
 	case errors.Is(err, eventsapi.ErrUnauthorized):
-		w.log.Errorf("the Events API refused the token (%v): it may be revoked or expired, or lack the %s feature; issue a new token with %s enabled and update eventsapibeat.%s.auth_token. Retrying with backoff", err, w.cfg.Type.Name, w.cfg.Type.Name, w.cfg.Key)
+		w.log.Errorf("the Events API refused the token (%v): %s. Retrying with backoff", err, w.explainUnauthorized(ctx))
 	case errors.Is(err, eventsapi.ErrRateLimited):
 		w.log.Warnf("rate limited by the Events API (%v); every stream of this account waits for the rate-limit window", err)
 	case errors.Is(err, eventsapi.ErrBadRequest):

@@ -14,7 +14,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/eventsapibeat/eventsapibeat/internal/simulator"
 )
@@ -512,4 +514,55 @@ func writeMinimalConfig(t *testing.T, home, rest string) string {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// TestRunLoadsDashboards: with setup.dashboards.enabled: true, the beat
+// loads the built-in dashboards when it starts, and removes its temporary
+// copy when it stops.
+func TestRunLoadsDashboards(t *testing.T) {
+	kib := &fakeKibana{stored: map[string]map[string]any{}}
+	srv := httptest.NewServer(kib)
+	defer srv.Close()
+
+	home := t.TempDir()
+	tmp := t.TempDir()
+	cfg := writeMinimalConfig(t, home, "output.file:\n  path: \""+filepath.Join(home, "out")+"\"\nsetup.kibana.host: \""+srv.URL+"\"\nsetup.dashboards.enabled: true\n")
+	cmd := exec.Command(binaryPath, "-c", cfg, "--path.home", home, "-e")
+	cmd.Dir = home
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var logs lockedBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	loaded := func() bool {
+		kib.mu.Lock()
+		defer kib.mu.Unlock()
+		return kib.stored["dashboard/eventsapibeat-audit-events-dashboard"] != nil &&
+			kib.stored["dashboard/eventsapibeat-item-usages-dashboard"] != nil &&
+			kib.stored["dashboard/eventsapibeat-signin-attempts-dashboard"] != nil
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !loaded() {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the dashboards were not loaded; log tail:\n%s", tail(logs.String(), 20))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("eventsapibeat exited with %v; log tail:\n%s", err, tail(logs.String(), 20))
+	}
+	kib.mu.Lock()
+	defer kib.mu.Unlock()
+	if len(kib.errors) > 0 {
+		t.Fatalf("Kibana would have refused the import:\n%s", strings.Join(kib.errors, "\n"))
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("the beat left %v in the temporary directory", left)
+	}
 }

@@ -33,6 +33,9 @@ var referenceGlobalKeys = []string{
 	"api_version",
 	"preserve_original_event",
 	"shutdown_timeout",
+	"auth_token",
+	"auth_token_file",
+	"token_expiry_warning_days",
 	"rate_limit.per_minute",
 	"rate_limit.per_hour",
 	"backoff.init",
@@ -69,6 +72,7 @@ var referenceGlobalKeys = []string{
 var referenceStreamKeys = []string{
 	"enabled",
 	"auth_token",
+	"auth_token_file",
 	"sample_frequency",
 	"cursor_state_file",
 	"starting_cursor",
@@ -79,6 +83,9 @@ var referenceStreamKeys = []string{
 // streamKeysReadApart are stream settings that config.Load reads outside the
 // struct (tagged config:"-"), so reflection does not see them.
 var streamKeysReadApart = []string{"auth_token"}
+
+// globalKeysReadApart are the global settings read outside the struct.
+var globalKeysReadApart = []string{"auth_token"}
 
 // TestReferenceConfigTestConfig runs `eventsapibeat test config` on the
 // shipped configuration files, as users would after editing them.
@@ -176,7 +183,7 @@ func TestReferenceConfigKeyTables(t *testing.T) {
 			}
 		}
 	}
-	same("eventsapibeat", referenceGlobalKeys, configKeys(reflect.TypeOf(beatconfig.Config{}), ""))
+	same("eventsapibeat", referenceGlobalKeys, append(configKeys(reflect.TypeOf(beatconfig.Config{}), ""), globalKeysReadApart...))
 	same("eventsapibeat.<stream>", referenceStreamKeys, append(configKeys(reflect.TypeOf(beatconfig.Stream{}), ""), streamKeysReadApart...))
 }
 

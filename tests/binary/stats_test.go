@@ -93,13 +93,15 @@ func TestStatsEndpoint(t *testing.T) {
 		done := streams != nil
 		for typ, key := range keys {
 			s := streams[key]
-			done = done && number(s, "events.acked") == float64(counts[typ]) && s["caught_up"] == true
+			committed, _ := lookup(s, "cursor.last_event_time").(string)
+			done = done && number(s, "events.acked") == float64(counts[typ]) && s["caught_up"] == true &&
+				committed != "" && committed == lookup(s, "events.newest_time")
 		}
 		if done {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/stats never showed every event acknowledged; last body: %s\nlog tail:\n%s", body, tail(logBuf.String(), 20))
+			t.Fatalf("/stats never showed every event acknowledged and committed; last body: %s\nlog tail:\n%s", body, tail(logBuf.String(), 20))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

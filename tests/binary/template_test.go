@@ -12,10 +12,10 @@ import (
 	"time"
 )
 
-// esVersion is the Elasticsearch and Kibana version the exported template and
+// templateESVersion is the Elasticsearch and Kibana version the exported template and
 // index pattern are built for (the beat's own version, 3.0.0, would make
 // libbeat leave out ILM and field aliases).
-const esVersion = "9.3.0"
+const templateESVersion = "9.3.0"
 
 // mappings is the properties tree of an index template.
 type mappings map[string]any
@@ -41,7 +41,7 @@ func exportTemplate(t *testing.T) (props mappings, raw map[string]any) {
 	return tmpl.Template.Mappings.Properties, raw
 }
 
-// export runs `eventsapibeat export <what>` for esVersion.
+// export runs `eventsapibeat export <what>` for templateESVersion.
 func export(t *testing.T, what string) []byte {
 	t.Helper()
 	home := t.TempDir()
@@ -50,7 +50,7 @@ func export(t *testing.T, what string) []byte {
 	if err := os.WriteFile(filepath.Join(home, "eventsapibeat.yml"), []byte("output.console: {}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binaryPath, "export", what, "--es.version", esVersion, "--path.home", home)
+	cmd := exec.Command(binaryPath, "export", what, "--es.version", templateESVersion, "--path.home", home)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

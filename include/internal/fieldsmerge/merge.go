@@ -23,7 +23,10 @@ import (
 //     definition (the beat's aliases replace libbeat's root os.name, ...);
 //   - a field defined again identically (apart from its description) is
 //     dropped: every module documents the onepassword.* fields it writes;
-//   - any other second definition is an error naming both places.
+//   - any other second definition is an error naming both places;
+//   - a dotted name (ECS's os.name inside host) becomes nested groups, so
+//     that libbeat resolves aliases to it (GetField walks groups) and the
+//     checks above see one path.
 func Merge(in []byte) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(in, &doc); err != nil {

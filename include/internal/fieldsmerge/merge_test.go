@@ -76,6 +76,49 @@ func TestMerge(t *testing.T) {
 			want: map[string]string{"os.name": "alias", "os.family": "keyword"},
 		},
 		{
+			name: "dotted names become groups, merged with the groups of that name",
+			in: `
+- key: ecs
+  fields:
+    - name: host
+      type: group
+      fields:
+        - name: os.name
+          type: keyword
+        - name: os.family
+          type: keyword
+- key: host
+  fields:
+    - name: host
+      type: group
+      fields:
+        - name: os
+          type: group
+          description: libbeat's host fields
+          fields:
+            - name: build
+              type: keyword
+            - name: name
+              type: keyword
+`,
+			want: map[string]string{"host.os": "group", "host.os.name": "keyword", "host.os.family": "keyword", "host.os.build": "keyword"},
+		},
+		{
+			name: "fields inside an object keep their dotted names",
+			in: `
+- key: ecs
+  fields:
+    - name: dns
+      type: group
+      fields:
+        - name: answers
+          type: object
+        - name: answers.class
+          type: keyword
+`,
+			want: map[string]string{"dns.answers": "object", "dns.answers.class": "keyword"},
+		},
+		{
 			name: "a conflicting definition is an error",
 			in: `
 - key: a
