@@ -93,6 +93,15 @@ func NewWithOptions(b *beat.Beat, raw *conf.C, opts Options) (beat.Beater, error
 	}
 
 	budgets := budget.NewRegistry(budget.Config{PerMinute: cfg.RateLimit.PerMinute, PerHour: cfg.RateLimit.PerHour})
+	// The streams of one account share the backfill's page slots, as they
+	// share the request budget.
+	pagePools := map[string]*stream.PagePool{}
+	pagePool := func(account string) *stream.PagePool {
+		if pagePools[account] == nil {
+			pagePools[account] = stream.NewPagePool(cfg.Backfill.ParallelSlices)
+		}
+		return pagePools[account]
+	}
 	bt := &Beater{log: logger}
 	bt.ctx, bt.cancel = context.WithCancel(context.Background())
 	var problems []string
@@ -105,7 +114,7 @@ func NewWithOptions(b *beat.Beat, raw *conf.C, opts Options) (beat.Beater, error
 		streamHTTP, err := traffic.client(s.Key)
 		var wc stream.Config
 		if err == nil {
-			wc, err = prepare(cfg, s, t, streamHTTP, budgets, logger, time.Now())
+			wc, err = prepare(cfg, s, t, streamHTTP, budgets, pagePool, logger, time.Now())
 		}
 		if err != nil {
 			problems = append(problems, err.Error())
@@ -169,7 +178,7 @@ func (bt *Beater) beforePipelineClose() {
 }
 
 // prepare checks one enabled stream and builds its worker configuration.
-func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http.Client, budgets *budget.Registry, logger *logp.Logger, now time.Time) (stream.Config, error) {
+func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http.Client, budgets *budget.Registry, pagePool func(account string) *stream.PagePool, logger *logp.Logger, now time.Time) (stream.Config, error) {
 	setting := "eventsapibeat." + s.Key
 	tokenSetting := cfg.StreamToken(s)
 	if cfg.Replaying() {
@@ -288,6 +297,11 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		RetryInit:          cfg.Backoff.Init,
 		RetryMax:           cfg.Backoff.Max,
 		Budget:             streamBudget,
+		Backfill: stream.BackfillConfig{
+			Slices:    backfillSlices(cfg),
+			MinWindow: cfg.Backfill.MinWindow,
+			Pages:     pagePool(account),
+		},
 		Breaker: breaker.Config{
 			FailureThreshold: cfg.CircuitBreaker.FailureThreshold,
 			SuccessThreshold: cfg.CircuitBreaker.SuccessThreshold,
@@ -298,6 +312,17 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		},
 		ExplainUnauthorized: explainer.explain,
 	}, nil
+}
+
+// backfillSlices is the number of parallel backfill slices. Recording and
+// replaying read one cursor chain: a replay answers requests without a
+// cursor in recorded order, and slices planned from a different "now" would
+// not match the recorded ones.
+func backfillSlices(cfg config.Config) int {
+	if cfg.RecordDir != "" || cfg.Replaying() {
+		return 1
+	}
+	return cfg.Backfill.ParallelSlices
 }
 
 // resetCursorOf turns a state file's pending reset into the stream's first

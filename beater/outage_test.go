@@ -43,7 +43,10 @@ func TestOutputOutageThenRecovery(t *testing.T) {
 	counts := map[string]int{"itemusages": 9000, "signinattempts": 8000}
 	a := newAccount(t, 0, simulator.Config{Events: counts})
 	stateDir := t.TempDir()
-	section := a.beatConfig(stateDir, map[string]any{"shutdown_timeout": "100ms"})
+	// One cursor chain per stream, whose pages are full: the bounds below
+	// count whole pages. (The parallel backfill's bound on held pages is
+	// tested in internal/stream, TestBackfillSlowOutput.)
+	section := a.beatConfig(stateDir, map[string]any{"shutdown_timeout": "100ms", "backfill.parallel_slices": 1})
 	var types []string // the event types that run
 	keys := map[string]string{}
 	for _, typ := range all.Types() {

@@ -135,7 +135,9 @@ func waitCaughtUp(t *testing.T, a *account, r *running, stateDir string, types [
 				return false
 			}
 			st, err := state.Load(filepath.Join(stateDir, name+".state"))
-			return err == nil && atEnd(t, a, name, st.Cursor)
+			// A parallel backfill is at the end once every slice is
+			// acknowledged and the state is the tail's cursor alone.
+			return err == nil && st.Backfill == nil && atEnd(t, a, name, st.Cursor)
 		})
 	}
 }

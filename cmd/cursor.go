@@ -58,8 +58,12 @@ type cursorStatus struct {
 	LastEventTime *time.Time `json:"last_event_time,omitempty"`
 	LastCommit    *time.Time `json:"last_commit_time,omitempty"`
 	ResetFrom     *time.Time `json:"reset_start_time,omitempty"`
-	Backup        string     `json:"backup_file,omitempty"`
-	Problem       string     `json:"problem,omitempty"`
+	// BackfillPending is the number of time slices of a parallel backfill
+	// not yet acknowledged (last_event_time is then the time up to which
+	// every event is).
+	BackfillPending int    `json:"backfill_slices_pending,omitempty"`
+	Backup          string `json:"backup_file,omitempty"`
+	Problem         string `json:"problem,omitempty"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -93,6 +97,9 @@ func statusOf(t cursorTarget) cursorStatus {
 		}
 		st.LastEventTime = optTime(s.LastEventTime)
 		st.LastCommit = optTime(s.UpdatedAt)
+		if s.Backfill != nil {
+			st.BackfillPending = len(s.Backfill.Pending)
+		}
 	}
 	return st
 }
@@ -142,6 +149,9 @@ func writeStatus(w io.Writer, st cursorStatus, now time.Time) {
 		fmt.Fprintf(w, "  cursor:       present (API %s%s)\n", st.APIVersion, legacy)
 		fmt.Fprintf(w, "  last event:   %s%s\n", fmtTime(st.LastEventTime), ago(st.LastEventTime, now))
 		fmt.Fprintf(w, "  last commit:  %s%s\n", fmtTime(st.LastCommit), ago(st.LastCommit, now))
+		if st.BackfillPending > 0 {
+			fmt.Fprintf(w, "  backfill:     %d time slice(s) pending; the stream resumes each from its own cursor\n", st.BackfillPending)
+		}
 	}
 	if st.Backup != "" {
 		fmt.Fprintf(w, "  backup:       %s (the state before the last cursor reset or set)\n", st.Backup)

@@ -56,6 +56,8 @@ type Config struct {
 	CircuitBreaker CircuitBreaker `config:"circuit_breaker"`
 	// Backoff bounds the wait between retries of a failed request.
 	Backoff Backoff `config:"backoff"`
+	// Backfill configures the parallel time-sliced backfill.
+	Backfill Backfill `config:"backfill"`
 	// ShutdownTimeout bounds how long a stop waits for the output to
 	// acknowledge in-flight events before writing the last cursor.
 	ShutdownTimeout time.Duration `config:"shutdown_timeout" validate:"min=0"`
@@ -101,6 +103,22 @@ type CircuitBreaker struct {
 type Backoff struct {
 	Init time.Duration `config:"init" validate:"positive"`
 	Max  time.Duration `config:"max" validate:"positive"`
+}
+
+// Backfill configures the parallel time-sliced backfill of a stream that is
+// far behind: its window is split into time slices fetched side by side.
+type Backfill struct {
+	// ParallelSlices is how many time slices are fetched at once; 1 reads
+	// the window with one cursor chain, as eventsapibeat 2.x did.
+	ParallelSlices int `config:"parallel_slices" validate:"min=1,max=64"`
+	// MinWindow is how far behind now a stream must be for the parallel
+	// backfill to be used.
+	MinWindow time.Duration `config:"min_window" validate:"min=0"`
+}
+
+// DefaultBackfill is the backfill configuration when none is given.
+func DefaultBackfill() Backfill {
+	return Backfill{ParallelSlices: 8, MinWindow: time.Hour}
 }
 
 // Stream is one stream's section (signin_attempts, item_usages, audit_events, ...).
@@ -154,6 +172,7 @@ func Load(raw *conf.C, specs []StreamSpec) (Config, error) {
 		RateLimit:       RateLimit{PerMinute: 580, PerHour: 29000},
 		CircuitBreaker:  CircuitBreaker{FailureThreshold: 5, SuccessThreshold: 2, OpenTimeout: time.Minute},
 		Backoff:         Backoff{Init: time.Second, Max: 2 * time.Minute},
+		Backfill:        DefaultBackfill(),
 
 		TokenExpiryWarningDays: DefaultTokenExpiryWarningDays,
 	}

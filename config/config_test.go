@@ -109,6 +109,27 @@ audit_events: {enabled: true, auth_token: c, cursor_state_file: /var/lib/x.state
 				}
 			},
 		},
+		{
+			name: "backfill defaults",
+			yml:  "signin_attempts: {enabled: true, auth_token: a}\n",
+			check: func(t *testing.T, c Config) {
+				if c.Backfill != DefaultBackfill() || c.Backfill.ParallelSlices != 8 || c.Backfill.MinWindow != time.Hour {
+					t.Fatalf("backfill = %+v, want parallel_slices 8, min_window 1h", c.Backfill)
+				}
+			},
+		},
+		{
+			name: "backfill settings",
+			yml:  "backfill.parallel_slices: 1\nbackfill.min_window: 24h\nsignin_attempts: {enabled: true, auth_token: a}\n",
+			check: func(t *testing.T, c Config) {
+				if c.Backfill.ParallelSlices != 1 || c.Backfill.MinWindow != 24*time.Hour {
+					t.Fatalf("backfill = %+v", c.Backfill)
+				}
+			},
+		},
+		{name: "backfill.parallel_slices 0", yml: "backfill.parallel_slices: 0\nsignin_attempts: {enabled: true}\n", wantErr: "parallel_slices"},
+		{name: "backfill.parallel_slices too many", yml: "backfill.parallel_slices: 65\nsignin_attempts: {enabled: true}\n", wantErr: "parallel_slices"},
+		{name: "backfill.min_window negative", yml: "backfill.min_window: -1h\nsignin_attempts: {enabled: true}\n", wantErr: "min_window"},
 		{name: "nothing enabled", yml: "signin_attempts: {enabled: false}\n", wantErr: "no stream is enabled"},
 		{name: "empty section", yml: "{}", wantErr: "no stream is enabled"},
 		{name: "sample_frequency below 1s", yml: "item_usages: {enabled: true, auth_token: a, sample_frequency: 500ms}\n", wantErr: "eventsapibeat.item_usages.sample_frequency"},

@@ -221,11 +221,46 @@ func TestPeakWindow(t *testing.T) {
 	if r.Peak60s != 5 || r.Events != 7 || r.PerMinute != 4 || r.Binding != "per-hour" {
 		t.Fatalf("%+v", r)
 	}
+	// (61, 121] holds nothing.
+	if r.Quietest60s != 0 {
+		t.Fatalf("quietest 60 s holds %d requests, want 0", r.Quietest60s)
+	}
+}
+
+func TestQuietestWindow(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	every := func(step time.Duration, n int) []time.Time {
+		var out []time.Time
+		for i := range n {
+			out = append(out, t0.Add(time.Duration(i)*step))
+		}
+		return out
+	}
+	burst := every(50*time.Millisecond, 580) // 580 in 29 s
+	for i := range 580 {                     // then the same pattern 60 s later, as a sliding budget allows
+		burst = append(burst, t0.Add(60*time.Second+time.Duration(i)*50*time.Millisecond))
+	}
+	for _, tc := range []struct {
+		name  string
+		times []time.Time
+		want  int
+	}{
+		{"steady 10/s", every(100*time.Millisecond, 1500), 600},
+		{"shorter than a minute", every(time.Second, 30), -1},
+		{"burst, pause, burst", burst, 580},
+		{"nothing", nil, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := quietestWindow(tc.times, t0, time.Minute); got != tc.want {
+				t.Fatalf("quietest window holds %d, want %d", got, tc.want)
+			}
+		})
+	}
 }
 
 func TestConfigYAML(t *testing.T) {
 	streams := []streamDef{streamDefs[1]}
-	y := configYAML("http://127.0.0.1:1", "/w", "/w/out", "discard", streams, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	y := configYAML("http://127.0.0.1:1", "/w", "/w/out", "discard", streams, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), 1000)
 	for _, want := range []string{
 		"  signin_attempts:\n    enabled: false\n",
 		"  item_usages:\n    enabled: true\n    auth_token: \"${BENCH_ITEM_USAGES_TOKEN}\"\n",

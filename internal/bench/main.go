@@ -10,6 +10,8 @@
 //	go run ./internal/bench -output discard -json
 //	go run ./internal/bench -itemusages 200000 -signinattempts 0 -auditevents 0 -latency 150ms
 //	go run ./internal/bench -unlimited            # no rate limit in the simulator or the beat
+//	go run ./internal/bench -itemusages 1000000 -signinattempts 0 -auditevents 0 -latency 500ms
+//	                                              # one stream's parallel backfill against the budget
 //
 // The beat's CPU is read from /proc/<pid>/stat when the last event is
 // acknowledged; the simulator runs in the bench process and its CPU is
@@ -43,6 +45,7 @@ func main() {
 	flag.DurationVar(&opts.Latency, "latency", 0, "simulated round trip added to every API response")
 	flag.BoolVar(&opts.Unlimited, "unlimited", false, "disable the API rate limits (600/min, 30000/h) in the simulator and the beat's budget")
 	flag.StringVar(&opts.Output, "output", "file", "beat output: file (documents counted) or discard")
+	flag.IntVar(&opts.PageLimit, "limit", defaultPageLimit, "events per page (starting_cursor limit, 1..1000)")
 	flag.Int64Var(&opts.Seed, "seed", 1, "simulator seed")
 	flag.DurationVar(&opts.Timeout, "timeout", time.Hour, "give up after this long")
 	flag.DurationVar(&opts.Sample, "sample", 100*time.Millisecond, "RSS and /stats sampling period")

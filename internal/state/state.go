@@ -45,6 +45,11 @@ type State struct {
 	// writes it; the beat turns it into a ResetCursor at its next start,
 	// and the first acknowledged page replaces the whole state.
 	Reset *Reset `json:"reset,omitempty"`
+	// Backfill is the progress of a parallel backfill; nil when none is in
+	// progress. While it is set, Cursor belongs to the tail chain (the one
+	// that becomes the live cursor) and may be empty, and the time ranges in
+	// Backfill.Pending have not all been acknowledged yet.
+	Backfill *Backfill `json:"backfill,omitempty"`
 }
 
 // Reset is a pending restart of a stream from a point in time.
@@ -52,6 +57,26 @@ type Reset struct {
 	StartTime time.Time `json:"start_time"`
 	// Limit is the page size to ask for; 0 leaves it to the beat.
 	Limit int `json:"limit,omitempty"`
+}
+
+// Backfill is what a stream must remember to finish a parallel time-sliced
+// backfill after a restart without a gap: every time slice whose events are
+// not all acknowledged, with the cursor of its last acknowledged page.
+type Backfill struct {
+	// TailStart is the start_time of the tail chain, which reads from the
+	// end of the slices onwards and becomes the live cursor (Cursor).
+	TailStart time.Time `json:"tail_start"`
+	// Pending are the slices not yet completely acknowledged.
+	Pending []Slice `json:"pending"`
+}
+
+// Slice is one time slice of a backfill: ResetCursor start_time and
+// end_time, and the cursor of its last acknowledged page (empty: start
+// over from start_time).
+type Slice struct {
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Cursor string    `json:"cursor,omitempty"`
 }
 
 // Legacy reports whether the state came from an eventsapibeat 2.x file.
@@ -125,6 +150,19 @@ func Parse(path string, data []byte) (State, error) {
 	}
 	if s.Format != "" && s.Format != Format {
 		return State{}, &CorruptError{Path: path, Reason: fmt.Sprintf("it was written in format %q, which this version does not read", s.Format)}
+	}
+	if b := s.Backfill; b != nil {
+		if b.TailStart.IsZero() {
+			return State{}, &CorruptError{Path: path, Reason: "its backfill has no tail_start"}
+		}
+		for i, sl := range b.Pending {
+			if sl.Start.IsZero() || sl.End.Before(sl.Start) {
+				return State{}, &CorruptError{Path: path, Reason: fmt.Sprintf("backfill slice %d has an invalid time range", i)}
+			}
+		}
+		// The tail chain's cursor is empty until its first page is
+		// acknowledged.
+		return s, nil
 	}
 	if s.Reset != nil {
 		if s.Reset.StartTime.IsZero() {

@@ -77,6 +77,9 @@ type Config struct {
 	Budget *budget.Budget
 	// Breaker is the stream's circuit breaker settings.
 	Breaker breaker.Config
+	// Backfill configures the parallel backfill of a stream far behind now
+	// (see backfill.go).
+	Backfill BackfillConfig
 	// ExplainUnauthorized, if set, finds the likely cause of a 401 (expired,
 	// revoked, missing feature) and says which setting to change.
 	ExplainUnauthorized func(ctx context.Context) string
@@ -153,6 +156,14 @@ func (w *Worker) breakerChanged(from, to breaker.State) {
 // Run collects the stream until ctx is cancelled. It returns nil on a clean
 // stop; an error only when the stream cannot run at all.
 func (w *Worker) Run(ctx context.Context, pipeline beat.PipelineConnector) error {
+	// A stream far behind now backfills in parallel time slices; its ACKs
+	// and commits are then tracked per slice (backfill.go).
+	var bf *backfill
+	onACK := w.onACK
+	if plan := w.planBackfill(w.cfg.Now()); plan != nil {
+		bf = w.newBackfill(plan)
+		onACK = bf.progress.onACK
+	}
 	normalize := false
 	client, err := pipeline.ConnectWith(beat.ClientConfig{
 		// Never drop an event after max_retries: its cursor would be
@@ -165,7 +176,7 @@ func (w *Worker) Run(ctx context.Context, pipeline beat.PipelineConnector) error
 		Processing: beat.ProcessingConfig{EventNormalization: &normalize},
 		// ConnectionOnly: ACKs that arrive after Close (events the closing
 		// pipeline gave up on) must not advance the cursor.
-		EventListener: acker.ConnectionOnly(acker.EventPrivateReporter(w.onACK)),
+		EventListener: acker.ConnectionOnly(acker.EventPrivateReporter(onACK)),
 	})
 	if err != nil {
 		w.markClientClosed()
@@ -191,11 +202,19 @@ func (w *Worker) Run(ctx context.Context, pipeline beat.PipelineConnector) error
 	loops.Add(1)
 	go func() {
 		defer loops.Done()
+		if bf != nil {
+			bf.commitLoop(commitCtx)
+			return
+		}
 		w.commitLoop(commitCtx)
 	}()
 
 	stopProgress := w.startProgress(ctx)
-	w.collect(ctx, client)
+	if bf != nil {
+		bf.run(ctx, client)
+	} else {
+		w.collect(ctx, client)
+	}
 	stopProgress()
 
 	// Stop: wait for in-flight events (bounded by WaitClose), then persist
@@ -203,8 +222,15 @@ func (w *Worker) Run(ctx context.Context, pipeline beat.PipelineConnector) error
 	closeClient()
 	stopCommits()
 	loops.Wait()
-	w.commit(w.commits.take())
-	w.log.Infof("stopped; %d event(s) were not acknowledged and will be fetched again after restart", max(w.commits.outstanding(), 0))
+	outstanding := 0
+	if bf != nil {
+		bf.commit()
+		outstanding = bf.progress.outstanding()
+	} else {
+		w.commit(w.commits.take())
+		outstanding = w.commits.outstanding()
+	}
+	w.log.Infof("stopped; %d event(s) were not acknowledged and will be fetched again after restart", max(outstanding, 0))
 	return nil
 }
 

@@ -43,6 +43,8 @@ var referenceGlobalKeys = []string{
 	"circuit_breaker.failure_threshold",
 	"circuit_breaker.success_threshold",
 	"circuit_breaker.open_timeout",
+	"backfill.parallel_slices",
+	"backfill.min_window",
 	"record_dir",
 	"replay_dir",
 	"timeout",
