@@ -222,32 +222,35 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		start = eventsapi.ResetCursor{Limit: config.DefaultLimit, StartTime: &from}
 	}
 
-	statePath, err := StatePath(s)
+	statePath, stateSetting, err := streamStatePath(cfg, s)
 	if err != nil {
 		return stream.Config{}, err
 	}
 	version, explicit := cfg.StreamAPIVersion(s)
 	resume, err := loadState(statePath, t.Name)
 	if err != nil {
-		return stream.Config{}, fmt.Errorf("%s.cursor_state_file: %w", setting, err)
+		return stream.Config{}, fmt.Errorf("%s: %w", stateSetting, err)
+	}
+	if err := checkReplayMark(resume, statePath, cfg.Replaying()); err != nil {
+		return stream.Config{}, fmt.Errorf("%s: %w", stateSetting, err)
 	}
 	if resume != nil && resume.Reset != nil {
 		start = resetCursorOf(*resume.Reset, start)
 		if err := start.Validate(); err != nil {
-			return stream.Config{}, fmt.Errorf("%s.cursor_state_file: the reset in %s is unusable (%w); run `eventsapibeat cursor reset` again", setting, statePath, err)
+			return stream.Config{}, fmt.Errorf("%s: the reset in %s is unusable (%w); run `eventsapibeat cursor reset` again", stateSetting, statePath, err)
 		}
 		logger.Infof("stream %s: %s holds a reset (from `eventsapibeat cursor reset`): starting again from %s; the first acknowledged page replaces it", s.Key, statePath, resume.Reset.StartTime.UTC().Format(time.RFC3339))
 		resume = nil
 	}
 	if resume != nil && resume.APIVersion != "" && resume.APIVersion != version {
 		if explicit {
-			return stream.Config{}, fmt.Errorf("%s.cursor_state_file: %s holds a cursor of API %s but api_version is %s; set api_version: %s to continue from it, or move the file away and set starting_cursor to restart from a time", setting, statePath, resume.APIVersion, version, resume.APIVersion)
+			return stream.Config{}, fmt.Errorf("%s: %s holds a cursor of API %s but api_version is %s; set api_version: %s to continue from it, or move the file away and set starting_cursor to restart from a time", stateSetting, statePath, resume.APIVersion, version, resume.APIVersion)
 		}
 		logger.Infof("stream %s: continuing on API %s, the version of the cursor in %s", s.Key, resume.APIVersion, statePath)
 		version = resume.APIVersion
 	}
 	if err := state.CheckWritable(statePath); err != nil {
-		return stream.Config{}, fmt.Errorf("%s.cursor_state_file: %w", setting, err)
+		return stream.Config{}, fmt.Errorf("%s: %w", stateSetting, err)
 	}
 
 	// The API's limits are per account: streams of one account share a
@@ -288,6 +291,7 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		APIVersion:         version,
 		APIVersionExplicit: explicit,
 		StatePath:          statePath,
+		ReplayState:        cfg.Replaying(),
 		Resume:             resume,
 		Start:              start,
 		SampleFrequency:    s.SampleFrequency,
@@ -359,6 +363,38 @@ func StatePath(s config.Stream) (string, error) {
 		return "", fmt.Errorf("eventsapibeat.%s.cursor_state_file: %w", s.Key, err)
 	}
 	return p, nil
+}
+
+// streamStatePath is the absolute path of the state file stream s uses,
+// and the setting that names it in errors. A replay never uses
+// cursor_state_file: its cursors come from a recording and must not move a
+// production cursor, even when the replay runs with the production
+// configuration.
+func streamStatePath(cfg config.Config, s config.Stream) (path, setting string, err error) {
+	if !cfg.Replaying() {
+		path, err = StatePath(s)
+		return path, "eventsapibeat." + s.Key + ".cursor_state_file", err
+	}
+	path, setting = cfg.ReplayStateFile(s)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", setting, err)
+	}
+	return abs, setting, nil
+}
+
+// checkReplayMark keeps replay cursors and production cursors apart: a
+// replay continues only a state a replay wrote, and a run against the API
+// never continues one.
+func checkReplayMark(st *state.State, path string, replaying bool) error {
+	switch {
+	case st == nil || st.Replay == replaying:
+		return nil
+	case replaying:
+		return fmt.Errorf(`%s was not written by a replay (it has no "replay": true) and a replay never continues such a cursor; move the file away, or, to replay from a copy of a production state file, add "replay": true to the copy`, path)
+	default:
+		return fmt.Errorf(`%s was written by a replay ("replay": true): its cursor comes from a recording, not from the API; point cursor_state_file at the stream's own state file, or move this one away to start from starting_cursor`, path)
+	}
 }
 
 // LoadState reads a stream's state file and checks that it belongs to the

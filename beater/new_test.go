@@ -187,6 +187,62 @@ func TestNew(t *testing.T) {
 			wantErr: []string{"eventsapibeat.replay_dir: recording file ", "000002-signinattempts.json: is not a valid recording: truncated JSON"},
 		},
 		{
+			name: "replay: cursor_state_file is not used (a corrupt production state does not matter)",
+			setup: func(dir string) {
+				writeRecording(dir)
+				os.WriteFile(filepath.Join(dir, "signinattempts.state"), []byte(`{"cursor": "abc`), 0o600)
+			},
+			streams: map[string]streamCfg{"signin_attempts": {}},
+			extra:   map[string]any{"replay_dir": "rec"},
+			wantRun: []string{"signin_attempts"},
+		},
+		{
+			name: "replay: refuses a state file a replay did not write",
+			setup: func(dir string) {
+				writeRecording(dir)
+				os.WriteFile(filepath.Join(dir, "rec", "signin_attempts.replay.state"), []byte(`{"format":"eventsapibeat/3","stream":"signinattempts","cursor":"prod"}`), 0o600)
+			},
+			streams: map[string]streamCfg{"signin_attempts": {}},
+			extra:   map[string]any{"replay_dir": "rec"},
+			wantErr: []string{"eventsapibeat.replay_dir: ", "signin_attempts.replay.state was not written by a replay", `add "replay": true`},
+		},
+		{
+			name: "replay: continues its own state",
+			setup: func(dir string) {
+				writeRecording(dir)
+				os.WriteFile(filepath.Join(dir, "rec", "signin_attempts.replay.state"), []byte(`{"format":"eventsapibeat/3","stream":"signinattempts","cursor":"c","replay":true}`), 0o600)
+			},
+			streams: map[string]streamCfg{"signin_attempts": {}},
+			extra:   map[string]any{"replay_dir": "rec"},
+			wantRun: []string{"signin_attempts"},
+		},
+		{
+			name: "replay_state_dir: refuses a state file a replay did not write",
+			setup: func(dir string) {
+				writeRecording(dir)
+				os.Mkdir(filepath.Join(dir, "rs"), 0o700)
+				os.WriteFile(filepath.Join(dir, "rs", "signin_attempts.replay.state"), []byte(`{"cursor":"legacy"}`), 0o600)
+			},
+			streams: map[string]streamCfg{"signin_attempts": {}},
+			extra:   map[string]any{"replay_dir": "rec", "replay_state_dir": "rs"},
+			wantErr: []string{"eventsapibeat.replay_state_dir: ", "not written by a replay"},
+		},
+		{
+			name:    "replay_state_dir missing",
+			setup:   writeRecording,
+			streams: map[string]streamCfg{"signin_attempts": {}},
+			extra:   map[string]any{"replay_dir": "rec", "replay_state_dir": "no-such-dir"},
+			wantErr: []string{"eventsapibeat.replay_state_dir: ", "no-such-dir"},
+		},
+		{
+			name: "a run against the API refuses a state a replay wrote",
+			setup: func(dir string) {
+				os.WriteFile(filepath.Join(dir, "itemusages.state"), []byte(`{"format":"eventsapibeat/3","stream":"itemusages","cursor":"c","replay":true}`), 0o600)
+			},
+			streams: map[string]streamCfg{"item_usages": {"auth_token": allFeatures}},
+			wantErr: []string{"eventsapibeat.item_usages.cursor_state_file: ", "itemusages.state was written by a replay"},
+		},
+		{
 			name:    "record_dir is a file",
 			setup:   func(dir string) { os.WriteFile(filepath.Join(dir, "rec"), nil, 0o600) },
 			streams: map[string]streamCfg{"signin_attempts": {"auth_token": allFeatures}},

@@ -25,7 +25,7 @@ type apiTraffic struct {
 // the beat will do with the Events API.
 func newAPITraffic(cfg config.Config, base *http.Client, log *logp.Logger) (*apiTraffic, error) {
 	// Absolute, so that log lines and errors say exactly where.
-	for _, dir := range []*string{&cfg.RecordDir, &cfg.ReplayDir} {
+	for _, dir := range []*string{&cfg.RecordDir, &cfg.ReplayDir, &cfg.ReplayStateDir} {
 		if *dir != "" {
 			abs, err := filepath.Abs(*dir)
 			if err != nil {
@@ -51,9 +51,17 @@ func newAPITraffic(cfg config.Config, base *http.Client, log *logp.Logger) (*api
 		if !info.IsDir() {
 			return nil, fmt.Errorf("eventsapibeat.replay_dir: %s is not a directory", cfg.ReplayDir)
 		}
-		log.Warnf("replay mode: every Events API request is answered from the recording in %s, none goes to the network, and auth_token is ignored; documents still go to the configured output and cursors to the configured state files", cfg.ReplayDir)
+		log.Warnf("replay mode: every Events API request is answered from the recording in %s, none goes to the network, and auth_token is ignored; documents still go to the configured output, cursors to <stream>.replay.state files in %s, never to cursor_state_file", cfg.ReplayDir, replayStateDir(cfg))
 	}
 	return a, nil
+}
+
+// replayStateDir is the directory of the replay's state files.
+func replayStateDir(cfg config.Config) string {
+	if cfg.ReplayStateDir != "" {
+		return cfg.ReplayStateDir
+	}
+	return cfg.ReplayDir
 }
 
 // client returns the HTTP client of one stream's Events API client.

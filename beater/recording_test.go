@@ -3,11 +3,13 @@ package beater_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eventsapibeat/eventsapibeat/internal/simulator"
+	"github.com/eventsapibeat/eventsapibeat/internal/state"
 	"github.com/eventsapibeat/eventsapibeat/module/all"
 )
 
@@ -32,10 +34,11 @@ func TestRecordThenReplay(t *testing.T) {
 		}
 	}
 
-	// Run 1: record.
+	// Run 1: record. Its state files stand for the production cursors.
 	extra["record_dir"] = recDir
 	out1 := t.TempDir()
-	section := a.beatConfig(t.TempDir(), extra)
+	prodStates := t.TempDir()
+	section := a.beatConfig(prodStates, extra)
 	limit100(section)
 	r := startBeat(t, section, "file", fileOutput(out1))
 	waitFor(t, "the recorded run's documents", 60*time.Second, func() bool { return len(readDocs(t, out1)) >= 3*perType })
@@ -57,6 +60,7 @@ func TestRecordThenReplay(t *testing.T) {
 		t.Fatal("no request failed; the test would not show that failures are replayed")
 	}
 	a.sim.Close()
+	prodBefore := readStates(t, prodStates)
 
 	// No file of the recording holds the token.
 	files := 0
@@ -79,11 +83,13 @@ func TestRecordThenReplay(t *testing.T) {
 		t.Fatal("nothing was recorded")
 	}
 
-	// Run 2: replay, with the simulator gone and no auth_token at all.
+	// Run 2: replay, with the simulator gone and no auth_token at all, but
+	// with the production cursor_state_files: the replay must neither
+	// continue from them nor move them.
 	delete(extra, "record_dir")
 	extra["replay_dir"] = recDir
 	out2 := t.TempDir()
-	section = a.beatConfig(t.TempDir(), extra)
+	section = a.beatConfig(prodStates, extra)
 	limit100(section)
 	for _, typ := range all.Types() {
 		delete(section[typ.ConfigKey].(map[string]any), "auth_token")
@@ -125,4 +131,38 @@ func TestRecordThenReplay(t *testing.T) {
 	if !strings.Contains(metricsJSON(t, r2), "signin_attempts") {
 		t.Error("the replay run has no stream metrics")
 	}
+	if prodAfter := readStates(t, prodStates); !reflect.DeepEqual(prodAfter, prodBefore) {
+		t.Errorf("the replay changed the production state files:\nbefore %v\nafter  %v", prodBefore, prodAfter)
+	}
+	for _, typ := range all.Types() {
+		path := filepath.Join(recDir, typ.ConfigKey+".replay.state")
+		st, err := state.Load(path)
+		if err != nil {
+			t.Fatalf("the replay state of %s: %v", typ.ConfigKey, err)
+		}
+		if !st.Replay || st.Cursor == "" {
+			t.Errorf("%s: replay state %+v, want a cursor marked replay", path, st)
+		}
+	}
+}
+
+// readStates returns the content of every file in dir by name.
+func readStates(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = string(data)
+	}
+	if len(out) == 0 {
+		t.Fatalf("no state file in %s", dir)
+	}
+	return out
 }

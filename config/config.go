@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -76,6 +77,10 @@ type Config struct {
 	// recording in this directory instead of the network (--replay-dir).
 	// auth_token is then not needed and ignored.
 	ReplayDir string `config:"replay_dir"`
+	// ReplayStateDir is where a replay keeps its streams' cursors
+	// (<stream>.replay.state); empty means ReplayDir. A replay never uses
+	// cursor_state_file, so it cannot move a production cursor.
+	ReplayStateDir string `config:"replay_state_dir"`
 	// Transport: ssl.*, timeout, proxy_url, ... as every libbeat HTTP client.
 	Transport httpcommon.HTTPTransportSettings `config:",inline"`
 
@@ -256,6 +261,16 @@ func (c Config) StreamToken(s Stream) TokenSetting {
 // Replaying reports whether the beat answers from a recording instead of
 // calling the Events API.
 func (c Config) Replaying() bool { return c.ReplayDir != "" }
+
+// ReplayStateFile is the state file a replay uses for stream s instead of
+// its cursor_state_file, and the setting that chose its directory.
+func (c Config) ReplayStateFile(s Stream) (path, setting string) {
+	dir, setting := c.ReplayStateDir, "eventsapibeat.replay_state_dir"
+	if dir == "" {
+		dir, setting = c.ReplayDir, "eventsapibeat.replay_dir"
+	}
+	return filepath.Join(dir, s.Key+".replay.state"), setting
+}
 
 // EnabledStreams returns the streams with enabled: true.
 func (c Config) EnabledStreams() []Stream {

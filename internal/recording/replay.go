@@ -234,7 +234,7 @@ func (r *Replay) next(req *http.Request, body []byte) (*Exchange, error) {
 	what := req.Method + " " + ep
 	if req.Method == http.MethodPost {
 		what += " without a cursor (the first request of a stream that has no state)"
-		return nil, fmt.Errorf("replay: the recording of stream %s in %s has no answer for %s; the recorded run continued from a state file, so replay with a copy of that state file", r.stream, r.dir, what)
+		return nil, fmt.Errorf(`replay: the recording of stream %s in %s has no answer for %s; the recorded run continued from a state file, so replay from a copy of that state file: save it as %s.replay.state in the replay's state directory (replay_state_dir, default replay_dir) with "replay": true added`, r.stream, r.dir, what, r.stream)
 	}
 	return nil, fmt.Errorf("replay: the recording of stream %s in %s has no answer for %s", r.stream, r.dir, what)
 }

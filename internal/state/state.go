@@ -50,6 +50,12 @@ type State struct {
 	// that becomes the live cursor) and may be empty, and the time ranges in
 	// Backfill.Pending have not all been acknowledged yet.
 	Backfill *Backfill `json:"backfill,omitempty"`
+	// Replay marks a state written by a replay (replay_dir): its cursor
+	// comes from a recording, so a run against the API must not continue
+	// from it, and a replay must not continue any other state. Absent in
+	// every file written before it existed, which are therefore not
+	// replay states.
+	Replay bool `json:"replay,omitempty"`
 }
 
 // Reset is a pending restart of a stream from a point in time.

@@ -28,6 +28,7 @@ func TestLoad(t *testing.T) {
 		content    string
 		wantCursor string
 		wantLegacy bool
+		wantReplay bool
 		wantErr    error  // ErrNotExist, or nil
 		corrupt    string // substring of a CorruptError's reason
 	}{
@@ -57,6 +58,8 @@ func TestLoad(t *testing.T) {
 		{name: "reset without start_time", content: `{"format":"eventsapibeat/3","cursor":"","reset":{}}`, corrupt: "no start_time"},
 		{name: "reset with a negative limit", content: `{"format":"eventsapibeat/3","cursor":"","reset":{"start_time":"2026-01-01T00:00:00Z","limit":-1}}`, corrupt: "negative limit"},
 		{name: "reset of the wrong type", content: `{"format":"eventsapibeat/3","cursor":"","reset":"now"}`, corrupt: "wrong type"},
+		{name: "written by a replay", content: `{"format":"eventsapibeat/3","stream":"itemusages","cursor":"c3","replay":true}`, wantCursor: "c3", wantReplay: true},
+		{name: "replay of the wrong type", content: `{"format":"eventsapibeat/3","cursor":"c","replay":"yes"}`, corrupt: "wrong type"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,8 +83,8 @@ func TestLoad(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Load: %v", err)
 				}
-				if st.Cursor != tc.wantCursor || st.Legacy() != tc.wantLegacy {
-					t.Fatalf("state = %+v legacy=%v, want cursor %q legacy=%v", st, st.Legacy(), tc.wantCursor, tc.wantLegacy)
+				if st.Cursor != tc.wantCursor || st.Legacy() != tc.wantLegacy || st.Replay != tc.wantReplay {
+					t.Fatalf("state = %+v legacy=%v, want cursor %q legacy=%v replay=%v", st, st.Legacy(), tc.wantCursor, tc.wantLegacy, tc.wantReplay)
 				}
 			}
 		})
@@ -123,6 +126,17 @@ func TestSaveRoundTripReplacesLegacyHistory(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	if strings.Count(string(data), "\n") != 1 {
 		t.Errorf("state file must be a single line, got %q", data)
+	}
+	// Only replay states carry the mark, so older readers see no new key.
+	if strings.Contains(string(data), "replay") {
+		t.Errorf("a production state holds the replay mark: %s", data)
+	}
+	want.Replay = true
+	if err := Save(path, want); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = Load(path); err != nil || got != want {
+		t.Fatalf("replay round trip: got %+v (%v), want %+v", got, err, want)
 	}
 }
 
@@ -236,6 +250,7 @@ func FuzzParse(f *testing.F) {
 		"", "\r\n", `{"cursor":null}`, `{"cursor":"x","last_event_time":"yesterday"}`,
 		`{"format":"eventsapibeat/3","cursor":"","reset":{"start_time":"2026-01-01T00:00:00Z","limit":10}}`,
 		`{"cursor":"","reset":{}}`, `{"cursor":"","reset":null}`,
+		`{"format":"eventsapibeat/3","stream":"itemusages","cursor":"c","replay":true}`, `{"cursor":"c","replay":1}`,
 	} {
 		f.Add([]byte(seed))
 	}

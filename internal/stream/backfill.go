@@ -394,7 +394,6 @@ func (b *backfill) runChain(ctx context.Context, slice int, out chan<- chainPage
 			if errors.Is(err, errBreakerOpen) {
 				continue
 			}
-			w.cfg.Metrics.RequestErrors.Inc()
 			w.logFetchError(ctx, err)
 			w.cfg.Metrics.Retries.Inc()
 			if errors.Is(err, eventsapi.ErrRateLimited) {
@@ -611,6 +610,7 @@ func (p *backfillProgress) snapshot() (state.State, bool) {
 		Cursor:        p.tail,
 		LastEventTime: p.watermarkLocked(),
 		UpdatedAt:     p.w.cfg.Now().UTC(),
+		Replay:        p.w.cfg.ReplayState,
 	}
 	if p.doneCount < len(p.slices) || p.tail == "" {
 		bf := &state.Backfill{TailStart: p.tailStart, Pending: []state.Slice{}}

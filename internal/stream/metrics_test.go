@@ -3,6 +3,8 @@ package stream
 import (
 	"context"
 	"errors"
+	"io"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -311,5 +313,65 @@ func TestWorkerMetrics(t *testing.T) {
 	}
 	if !snap.Bools["caught_up"] {
 		t.Error("caught_up = false after has_more: false")
+	}
+}
+
+// stopThenAnswer cancels the stream's context, as a stop does, and then
+// answers the request: the stop lands between the API's answer and the
+// worker looking at it.
+type stopThenAnswer struct {
+	stop func()
+	err  error
+}
+
+func (f stopThenAnswer) BaseURL() string { return "http://fake" }
+
+func (f stopThenAnswer) Introspect(context.Context) (*eventsapi.Introspection, error) {
+	return &eventsapi.Introspection{UUID: "INTEGRATION", Features: []string{"itemusages"}}, nil
+}
+
+func (f stopThenAnswer) Fetch(context.Context, string, eventsapi.Request) (*eventsapi.Page, error) {
+	f.stop()
+	return nil, f.err
+}
+
+// TestRequestFailedAtStopIsCounted: a request the API failed is a failed
+// request even when the stream stops before the worker handles the answer
+// (a recording of the run holds it as a failure, and its replay counts it);
+// a request cut off by the stop itself is not.
+func TestRequestFailedAtStopIsCounted(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		err        error
+		wantErrors uint64
+	}{
+		{"5xx answer", &eventsapi.Error{Kind: eventsapi.KindTransient, Status: 503}, 1},
+		{"body cut off by the server", &eventsapi.Error{Kind: eventsapi.KindTransient, Status: 200, Err: io.ErrUnexpectedEOF}, 1},
+		{"not JSON", &eventsapi.Error{Kind: eventsapi.KindTransient, Status: 200, Message: "not JSON"}, 1},
+		{"cut off by the stop", &eventsapi.Error{Kind: eventsapi.KindCanceled, Err: context.Canceled}, 0},
+		{"plain context error", context.Canceled, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			m := NewMetrics(monitoring.NewRegistry())
+			fetcher := stopThenAnswer{stop: cancel, err: tc.err}
+			w := New(Config{
+				Key: "item_usages", Type: testType, APIVersion: "v2",
+				StatePath:  filepath.Join(t.TempDir(), "s.state"),
+				NewFetcher: func(string) (Fetcher, error) { return fetcher, nil },
+				Metrics:    m, SampleFrequency: time.Second,
+				RetryInit: time.Millisecond, RetryMax: time.Millisecond,
+			})
+			if err := w.Run(ctx, &ackingPipeline{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := m.Requests.Get(); got != 1 {
+				t.Fatalf("requests.total = %d, want 1", got)
+			}
+			if got := m.RequestErrors.Get(); got != tc.wantErrors {
+				t.Errorf("requests.errors = %d, want %d", got, tc.wantErrors)
+			}
+		})
 	}
 }

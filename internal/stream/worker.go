@@ -55,6 +55,10 @@ type Config struct {
 	APIVersionExplicit bool
 	// StatePath is the absolute path of the cursor state file.
 	StatePath string
+	// ReplayState marks every state the stream writes as written by a
+	// replay (state.State.Replay), so that it never passes for a
+	// production cursor.
+	ReplayState bool
 	// Resume is the loaded state, nil when there is none.
 	Resume *state.State
 	// Start is the ResetCursor used when there is no state.
@@ -316,7 +320,6 @@ func (w *Worker) fetchLoop(ctx context.Context, out chan<- fetched) {
 			if errors.Is(err, errBreakerOpen) {
 				continue
 			}
-			w.cfg.Metrics.RequestErrors.Inc()
 			if legacyCursor && !w.cfg.APIVersionExplicit && version != "v1" && errors.Is(err, eventsapi.ErrBadRequest) {
 				// eventsapibeat 2.x spoke v1; if the v2 endpoint does not take
 				// its cursor, continue that cursor on v1 rather than re-read
@@ -429,6 +432,7 @@ func (w *Worker) commit(p *position) {
 		Cursor:        p.cursor,
 		LastEventTime: p.lastEventTime,
 		UpdatedAt:     w.cfg.Now().UTC(),
+		Replay:        w.cfg.ReplayState,
 	})
 	if err != nil {
 		// The position stays in memory only; the next commit retries the
@@ -519,6 +523,11 @@ func (w *Worker) request(ctx context.Context, f Fetcher, req eventsapi.Request) 
 	w.cfg.Metrics.Requests.Inc()
 	page, err := f.Fetch(ctx, w.cfg.Type.Name, req)
 	w.cfg.Metrics.requestDone(err)
+	if err != nil && !canceled(err) {
+		// Counted even when the stop comes right after: the API did fail
+		// this request (and a recording holds it as a failure).
+		w.cfg.Metrics.RequestErrors.Inc()
+	}
 	switch {
 	case err == nil:
 		w.breaker.Success()
@@ -547,6 +556,12 @@ func (w *Worker) request(ctx context.Context, f Fetcher, req eventsapi.Request) 
 		w.breaker.Failure()
 	}
 	return page, err
+}
+
+// canceled reports whether a request failed only because the stream is
+// stopping, rather than on its own.
+func canceled(err error) bool {
+	return errors.Is(err, eventsapi.ErrCanceled) || errors.Is(err, context.Canceled)
 }
 
 // waitBudget waits until the account's request budget allows a request,

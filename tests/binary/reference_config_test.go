@@ -47,6 +47,7 @@ var referenceGlobalKeys = []string{
 	"backfill.min_window",
 	"record_dir",
 	"replay_dir",
+	"replay_state_dir",
 	"timeout",
 	"proxy_url",
 	"proxy_disable",
