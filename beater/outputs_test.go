@@ -152,6 +152,8 @@ func waitCaughtUp(t *testing.T, a *account, r *running, stateDir string, types [
 // if not nil, brings the view up to at least what the peer holds now; it is
 // called before an event is reported missing.
 type commitAuditor struct {
+	t       *testing.T
+	streams int
 	stop    chan struct{}
 	done    chan struct{}
 	audited atomic.Int64
@@ -167,55 +169,66 @@ func auditCommits(t *testing.T, a *account, stateDir string, types []string, pee
 			ids[typ] = append(ids[typ], typ+"-"+ev.UUID)
 		}
 	}
-	c := &commitAuditor{stop: make(chan struct{}), done: make(chan struct{})}
+	c := &commitAuditor{t: t, streams: len(types), stop: make(chan struct{}), done: make(chan struct{})}
+	last := map[string]string{}
+	check := func() {
+		for _, typ := range types {
+			st, err := state.Load(filepath.Join(stateDir, typ+".state"))
+			if err != nil || st.Cursor == last[typ] {
+				continue
+			}
+			last[typ] = st.Cursor
+			c.audited.Add(1)
+			missing := func() int {
+				for i, ts := range events[typ] {
+					if ts.Before(st.LastEventTime) && !peer.has(ids[typ][i]) {
+						return i
+					}
+				}
+				return -1
+			}
+			i := missing()
+			if i >= 0 && catchUp != nil {
+				catchUp()
+				i = missing()
+			}
+			if i >= 0 {
+				t.Errorf("%s: cursor committed up to %s while the output had not received %s (%s)", typ, st.LastEventTime, ids[typ][i], events[typ][i])
+			}
+		}
+	}
 	go func() {
 		defer close(c.done)
-		last := map[string]string{}
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
 			case <-c.stop:
+				check() // the final cursors, whenever the last tick was
 				return
 			case <-tick.C:
 			}
-			for _, typ := range types {
-				st, err := state.Load(filepath.Join(stateDir, typ+".state"))
-				if err != nil || st.Cursor == last[typ] {
-					continue
-				}
-				last[typ] = st.Cursor
-				c.audited.Add(1)
-				missing := func() int {
-					for i, ts := range events[typ] {
-						if ts.Before(st.LastEventTime) && !peer.has(ids[typ][i]) {
-							return i
-						}
-					}
-					return -1
-				}
-				i := missing()
-				if i >= 0 && catchUp != nil {
-					catchUp()
-					i = missing()
-				}
-				if i >= 0 {
-					t.Errorf("%s: cursor committed up to %s while the output had not received %s (%s)", typ, st.LastEventTime, ids[typ][i], events[typ][i])
-				}
-			}
+			check()
 		}
 	}()
 	t.Cleanup(func() { c.finish() })
 	return c
 }
 
-// finish stops the watcher and returns how many commits it checked.
+// finish stops the watcher and returns how many commits it checked; at
+// least one per stream, or the audit checked nothing.
 func (c *commitAuditor) finish() int64 {
 	select {
 	case <-c.stop:
+		<-c.done
+		return c.audited.Load()
 	default:
 		close(c.stop)
 	}
 	<-c.done
-	return c.audited.Load()
+	n := c.audited.Load()
+	if n < int64(c.streams) {
+		c.t.Errorf("the commit audit saw %d cursor commits for %d streams: it checked nothing", n, c.streams)
+	}
+	return n
 }

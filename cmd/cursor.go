@@ -268,6 +268,9 @@ func apply(ch change, yes bool, in io.Reader, out io.Writer) error {
 		fmt.Fprintf(out, "         (%s)\n", current.Problem)
 	}
 	fmt.Fprintf(out, "  after: %s\n", ch.what)
+	if current.BackfillPending > 0 {
+		fmt.Fprintf(out, "  Note: %d parallel backfill time slice(s) are still pending; this change drops them, so their unacknowledged events are read again only if the new position is before them.\n", current.BackfillPending)
+	}
 	if _, err := os.Stat(ch.target.StatePath); err == nil {
 		fmt.Fprintf(out, "  The current file is kept as %s%s.\n", ch.target.StatePath, state.BackupSuffix)
 	}

@@ -241,3 +241,26 @@ func TestApply(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyWarnsAboutPendingBackfill: replacing a state that still has
+// backfill slices pending says that they are dropped.
+func TestApplyWarnsAboutPendingBackfill(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.state")
+	writeState(t, path, `{"format":"eventsapibeat/3","stream":"itemusages","api_version":"v2","cursor":"TAIL","backfill":{"tail_start":"2026-12-01T00:00:00Z","pending":[{"start":"2026-11-01T00:00:00Z","end":"2026-11-15T00:00:00Z","cursor":"S1"},{"start":"2026-11-15T00:00:00Z","end":"2026-12-01T00:00:00Z"}]}}`)
+	target := cursorTarget{Key: "item_usages", EventType: "itemusages", StatePath: path}
+	ch, _, err := resetChange(target, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), 0, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := apply(ch, true, strings.NewReader(""), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "2 parallel backfill time slice(s) are still pending") {
+		t.Fatalf("no note about the pending slices:\n%s", out.String())
+	}
+	st, err := state.Load(path)
+	if err != nil || st.Backfill != nil || st.Reset == nil {
+		t.Fatalf("state after the reset = %+v, %v; want the reset and no backfill", st, err)
+	}
+}

@@ -53,9 +53,11 @@ type fakeAPI struct {
 	mu       sync.Mutex
 	script   map[string][]reply
 	requests []string
-	// idle is closed once a request finds nothing scripted.
-	idle chan struct{}
-	once sync.Once
+	// idle is closed once a request finds nothing scripted; idleCursor is
+	// that request's cursor, the one of the last page served.
+	idle       chan struct{}
+	idleCursor string
+	once       sync.Once
 	// introspection answers Introspect (a token with every feature if nil).
 	introspection *eventsapi.Introspection
 	introspectErr error
@@ -84,9 +86,12 @@ func (ff fakeFetcher) Fetch(ctx context.Context, _ string, req eventsapi.Request
 	f.requests = append(f.requests, key)
 	replies := f.script[key]
 	if len(replies) == 0 {
-		f.mu.Unlock()
 		// Nothing scripted: the stream is caught up; report idleness.
-		f.once.Do(func() { close(f.idle) })
+		f.once.Do(func() {
+			f.idleCursor = req.Cursor
+			close(f.idle)
+		})
+		f.mu.Unlock()
 		<-ctx.Done()
 		return nil, &eventsapi.Error{Kind: eventsapi.KindCanceled, Err: ctx.Err()}
 	}
@@ -167,6 +172,18 @@ func run(t *testing.T, api *fakeAPI, cfg Config) (*ackingPipeline, state.State) 
 	case <-api.idle:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the worker never caught up")
+	}
+	// The fetch loop hands a page over and polls again before the publish
+	// loop has necessarily handled it, and a stop drops a page not yet
+	// handled. Stop only once the last page's cursor is committed.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if st, err := state.Load(cfg.StatePath); err == nil && st.Cursor == api.idleCursor {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("the worker never committed the cursor %q of the last page", api.idleCursor)
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -339,6 +339,10 @@ func checkCommittedPrefix(t *testing.T, run int, base, token, typ string, st sta
 	if st.Stream != typ || st.APIVersion != "v2" {
 		t.Errorf("run %d: %s state names stream %q, API %q", run, typ, st.Stream, st.APIVersion)
 	}
+	if st.Backfill != nil {
+		checkBackfillState(t, run, base, token, typ, st, events, ids)
+		return
+	}
 	next := len(events) // an empty page: the cursor is past every event
 	if first, ok := firstAfterCursor(t, base, token, typ, st.Cursor); ok {
 		next = -1
@@ -368,6 +372,63 @@ func checkCommittedPrefix(t *testing.T, run int, base, token, typ string, st sta
 		t.Errorf("run %d: the %s state (cursor after event %d of %d) has no last_event_time", run, typ, next, len(events))
 	case !st.LastEventTime.Equal(events[next-1].Timestamp):
 		t.Errorf("run %d: the %s state says last_event_time %s, but its cursor follows an event of %s", run, typ, st.LastEventTime.Format(time.RFC3339Nano), events[next-1].Timestamp.Format(time.RFC3339Nano))
+	}
+}
+
+// checkBackfillState asserts, for the state of a stream in a parallel
+// backfill, that every event the state does not leave to be read again is in
+// the output: those of slices no longer pending, those of a pending slice
+// before its cursor, and those of the tail chain before its cursor. The
+// state's last_event_time is a watermark: every event up to it is delivered.
+func checkBackfillState(t *testing.T, run int, base, token, typ string, st state.State, events []simulator.Event, ids map[string]int) {
+	t.Helper()
+	index := make(map[string]int, len(events))
+	for i, ev := range events {
+		index[ev.UUID] = i
+	}
+	// from returns the index of the first event a chain still has to
+	// deliver: the first on the page at its cursor, or the first at or
+	// after its start when it has no cursor; len(events) when none.
+	from := func(cursor string, start time.Time) int {
+		if cursor == "" {
+			for i, ev := range events {
+				if !ev.Timestamp.Before(start) {
+					return i
+				}
+			}
+			return len(events)
+		}
+		first, ok := firstAfterCursor(t, base, token, typ, cursor)
+		if !ok {
+			return len(events)
+		}
+		i, known := index[first]
+		if !known {
+			t.Fatalf("run %d: a %s backfill cursor leads to event %s, which the simulator did not generate", run, typ, first)
+		}
+		return i
+	}
+	undelivered := make([]bool, len(events))
+	for i := from(st.Cursor, st.Backfill.TailStart); i < len(events); i++ {
+		undelivered[i] = true
+	}
+	for _, sl := range st.Backfill.Pending {
+		for i := from(sl.Cursor, sl.Start); i < len(events) && !events[i].Timestamp.After(sl.End); i++ {
+			undelivered[i] = true
+		}
+	}
+	missing := 0
+	for i, ev := range events {
+		if !undelivered[i] && ids[typ+"-"+ev.UUID] == 0 {
+			missing++
+		}
+		if !ev.Timestamp.After(st.LastEventTime) && ids[typ+"-"+ev.UUID] == 0 {
+			t.Errorf("run %d: %s last_event_time %s, but event %d of %s is not in the output", run, typ, st.LastEventTime.Format(time.RFC3339Nano), i, ev.Timestamp.Format(time.RFC3339Nano))
+			break
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("run %d: the %s backfill state (%d pending slices) leaves %d event(s) unread that are not in the output", run, typ, len(st.Backfill.Pending), missing)
 	}
 }
 

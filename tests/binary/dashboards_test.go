@@ -399,54 +399,70 @@ func (k *fakeKibana) importObjects(w http.ResponseWriter, r *http.Request) {
 // TestSetupDashboards runs `eventsapibeat setup --dashboards` against a fake
 // Kibana: the generated index pattern and every saved object built into the
 // binary are imported, references first, and the temporary copy is removed.
+// With setup.dashboards.index (index names changed, README "Index naming"),
+// the data view and every reference to it follow.
 func TestSetupDashboards(t *testing.T) {
-	kib := &fakeKibana{stored: map[string]map[string]any{}}
-	srv := httptest.NewServer(kib)
-	defer srv.Close()
+	for _, tc := range []struct {
+		name, index, pattern string
+	}{
+		{name: "default", pattern: indexPatternID},
+		{name: "setup.dashboards.index", index: "1password-*", pattern: "1password-*"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kib := &fakeKibana{stored: map[string]map[string]any{}}
+			srv := httptest.NewServer(kib)
+			defer srv.Close()
 
-	home := t.TempDir()
-	tmp := t.TempDir()
-	cfg := writeMinimalConfig(t, home, "output.console: {}\nsetup.kibana.host: \""+srv.URL+"\"\n")
-	cmd := exec.Command(binaryPath, "setup", "--dashboards", "-c", cfg, "--path.home", home)
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("setup --dashboards: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "Loaded dashboards") {
-		t.Fatalf("setup --dashboards did not report loading the dashboards:\n%s", out)
-	}
-	kib.mu.Lock()
-	defer kib.mu.Unlock()
-	if len(kib.errors) > 0 {
-		t.Fatalf("Kibana would have refused the import:\n%s", strings.Join(kib.errors, "\n"))
-	}
-	var want []string
-	for key := range loadSavedObjects(t) {
-		want = append(want, key)
-	}
-	want = append(want, "index-pattern/"+indexPatternID)
-	sort.Strings(want)
-	var got []string
-	for key := range kib.stored {
-		got = append(got, key)
-	}
-	sort.Strings(got)
-	if !slices.Equal(got, want) {
-		t.Fatalf("Kibana holds %v\nwant %v", got, want)
-	}
-	// The data view knows the legacy aliases (the fields a 2.x user queries).
-	pattern := kib.stored["index-pattern/"+indexPatternID]
-	attrs, _ := pattern["attributes"].(map[string]any)
-	if fields, _ := attrs["fields"].(string); !strings.Contains(fields, `"name":"os.name"`) || !strings.Contains(fields, `"name":"data_stream.dataset"`) {
-		t.Errorf("the imported index pattern lacks os.name or data_stream.dataset")
-	}
-	left, err := os.ReadDir(tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) != 0 {
-		t.Errorf("setup left %v in the temporary directory", left)
+			home := t.TempDir()
+			tmp := t.TempDir()
+			rest := "output.console: {}\nsetup.kibana.host: \"" + srv.URL + "\"\n"
+			if tc.index != "" {
+				rest += "setup.dashboards.index: \"" + tc.index + "\"\n"
+			}
+			cfg := writeMinimalConfig(t, home, rest)
+			cmd := exec.Command(binaryPath, "setup", "--dashboards", "-c", cfg, "--path.home", home)
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("setup --dashboards: %v\n%s", err, out)
+			}
+			if !strings.Contains(string(out), "Loaded dashboards") {
+				t.Fatalf("setup --dashboards did not report loading the dashboards:\n%s", out)
+			}
+			kib.mu.Lock()
+			defer kib.mu.Unlock()
+			// The fake refuses references to objects it does not hold, so
+			// no object still points at eventsapibeat-* when the data view
+			// is renamed.
+			if len(kib.errors) > 0 {
+				t.Fatalf("Kibana would have refused the import:\n%s", strings.Join(kib.errors, "\n"))
+			}
+			var want []string
+			for key := range loadSavedObjects(t) {
+				want = append(want, key)
+			}
+			want = append(want, "index-pattern/"+tc.pattern)
+			sort.Strings(want)
+			if got := keys(kib.stored); !slices.Equal(got, want) {
+				t.Fatalf("Kibana holds %v\nwant %v", got, want)
+			}
+			// The data view knows the legacy aliases (the fields a 2.x user
+			// queries) and Elastic's data_stream.dataset.
+			attrs, _ := kib.stored["index-pattern/"+tc.pattern]["attributes"].(map[string]any)
+			if attrs["title"] != tc.pattern {
+				t.Errorf("the data view's title is %v, want %s", attrs["title"], tc.pattern)
+			}
+			if fields, _ := attrs["fields"].(string); !strings.Contains(fields, `"name":"os.name"`) || !strings.Contains(fields, `"name":"data_stream.dataset"`) {
+				t.Errorf("the imported index pattern lacks os.name or data_stream.dataset")
+			}
+			left, err := os.ReadDir(tmp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) != 0 {
+				t.Errorf("setup left %v in the temporary directory", left)
+			}
+		})
 	}
 }
 

@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/elastic/elastic-agent-libs/mapstr"
 
 	"github.com/eventsapibeat/eventsapibeat/module"
 )
@@ -35,15 +38,16 @@ func (s Suite) BenchDocument(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	var fields, meta mapstr.M
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		sink = ev.Fields.Clone()
-		sink = ev.Meta.Clone()
+		fields = ev.Fields.Clone()
+		meta = ev.Meta.Clone()
 	}
+	runtime.KeepAlive(fields)
+	runtime.KeepAlive(meta)
 }
-
-var sink interface{}
 
 func (s Suite) bench(b *testing.B, item []byte, opts module.MapOptions) {
 	if _, err := s.Type.Map(item, opts); err != nil {

@@ -26,11 +26,11 @@ import (
 	"github.com/elastic/elastic-agent-libs/mapstr"
 )
 
-// Shared returns the path of rel under the shared folder of the workspace
-// (/work/shared), relative to a test's package directory module/<pkg>, and
-// whether it exists.
+// Shared returns the path of rel under the repository's testdata folder
+// (third-party conformance vectors, see testdata/conformance), relative to a
+// test's package directory module/<pkg>, and whether it exists.
 func Shared(rel string) (string, bool) {
-	p := filepath.Join("..", "..", "..", "shared", filepath.FromSlash(rel))
+	p := filepath.Join("..", "..", "testdata", filepath.FromSlash(rel))
 	_, err := os.Stat(p)
 	return p, err == nil
 }

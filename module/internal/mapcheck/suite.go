@@ -125,7 +125,7 @@ func Has(t testing.TB, ev beat.Event, key string) bool {
 func (s Suite) TestConformance(t *testing.T) {
 	vs, ok, err := LoadPipelineVectors(s.Stream)
 	if !ok {
-		t.Skip("conformance vectors not found")
+		t.Fatal("conformance vectors not found under testdata/conformance")
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +167,7 @@ func (s Suite) TestConformance(t *testing.T) {
 func (s Suite) TestSamples(t *testing.T, quirks map[string]Quirk) {
 	samples, ok, err := LoadAPISamples()
 	if !ok {
-		t.Skip("api-samples not found")
+		t.Fatal("api-samples not found under testdata/conformance")
 	}
 	if err != nil {
 		t.Fatal(err)
