@@ -35,6 +35,11 @@ package stream
 // so after a restart a seam event may be sent twice, which at-least-once
 // allows (the stable @metadata._id makes Elasticsearch overwrite it).
 //
+// Whether a cursor created with an end_time stays within it is not
+// documented either (the simulator's does). A slice page whose events all
+// lie after the slice's end ends the slice, so such an API costs a few
+// duplicate pages per slice instead of every slice reading up to now.
+//
 // # At least once across restarts
 //
 // Every page, empty or not, is recorded with the number of events published
@@ -50,7 +55,10 @@ package stream
 // start_time), so nothing is skipped and only unacknowledged pages are read
 // again. Once every slice is done the file is an ordinary single-cursor
 // state again. Nothing is written before the first event is acknowledged:
-// until then a restart simply plans the backfill again.
+// until then a restart simply plans the backfill again. The state's
+// last_event_time stays a watermark, as with one chain: every event up to
+// it is acknowledged (the newest acknowledged event of the done slices
+// before the oldest pending one, and of that one's acknowledged pages).
 //
 // # Bounded memory
 //
