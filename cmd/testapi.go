@@ -95,6 +95,11 @@ type tokenUse struct {
 // testAPI checks every stream and prints the report. It returns an error
 // when a stream would fail.
 func testAPI(ctx context.Context, cfg config.Config, refs []streamRef, out io.Writer, now func() time.Time) error {
+	if cfg.Replaying() {
+		// A replay is meant to run without the account: sending its
+		// configuration's tokens to the live API would surprise.
+		return fmt.Errorf("eventsapibeat.replay_dir: `test api` checks the live Events API with the configured tokens, not a recording; run it without --replay-dir/replay_dir to check the live API, or `eventsapibeat test config --replay-dir %s` to check the recording", cfg.ReplayDir)
+	}
 	base, err := cfg.Transport.Client(httpcommon.WithKeepaliveSettings{IdleConnTimeout: cfg.Transport.IdleConnTimeout})
 	if err != nil {
 		return fmt.Errorf("eventsapibeat: HTTP client settings (ssl, proxy_url, timeout): %w", err)
@@ -103,9 +108,6 @@ func testAPI(ctx context.Context, cfg config.Config, refs []streamRef, out io.Wr
 	httpClient := *base
 	httpClient.Transport = clock
 
-	if cfg.Replaying() {
-		fmt.Fprintf(out, "Note: replay_dir is set (%s), so the beat would answer from that recording and call no API; this test checks the real Events API all the same.\n\n", cfg.ReplayDir)
-	}
 	uses := map[string]*tokenUse{}
 	var failed, warned []string
 	for i, ref := range refs {

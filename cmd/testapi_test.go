@@ -167,3 +167,47 @@ func TestTestAPI(t *testing.T) {
 		})
 	}
 }
+
+// TestTestAPIRefusesReplay: with replay_dir set, `test api` sends nothing
+// (not the configured token to the live API either) and says why, naming
+// the setting.
+func TestTestAPIRefusesReplay(t *testing.T) {
+	sim, err := simulator.New(simulator.Config{Seed: 9, Events: map[string]int{"itemusages": 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	base, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := sim.IssueToken(simulator.TokenOptions{Features: []string{"itemusages"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg, types, err := beater.LoadConfig(conf.MustNewConfigFrom(map[string]any{
+		"url": base, "replay_dir": dir,
+		"item_usages": map[string]any{"enabled": true, "auth_token": tok, "cursor_state_file": filepath.Join(dir, "i.state")},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup := &beatSetup{cfg: cfg, types: types}
+	var out bytes.Buffer
+	err = testAPI(context.Background(), cfg, setup.enabled(), &out, time.Now)
+	if n := sim.Stats().Requests; n != 0 {
+		t.Errorf("%d request(s) went to the API", n)
+	}
+	if err == nil {
+		t.Fatalf("test api ran with replay_dir set; report:\n%s", out.String())
+	}
+	for _, want := range []string{"eventsapibeat.replay_dir: ", "checks the live Events API", "without --replay-dir", "test config --replay-dir " + dir} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), tok) {
+		t.Errorf("error is not one line without the token: %q", err)
+	}
+}
