@@ -244,7 +244,11 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, tok
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// The status decides; a failure to read the error body only loses
 		// the message.
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+		data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+		if errors.Is(rerr, context.Canceled) {
+			// Cut off by the caller's stop, as the recorder sees it too.
+			return 0, nil, c.networkError(ctx, op, resp.StatusCode, rerr)
+		}
 		return 0, nil, &Error{
 			Kind:       kindForStatus(resp.StatusCode),
 			Op:         op,
@@ -271,9 +275,12 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, tok
 
 // networkError classifies a failure to get or read a response. A canceled
 // context is KindCanceled, not transient, so a stopping worker stays quiet;
-// an expired deadline is a timeout and therefore transient.
+// an expired deadline is a timeout and therefore transient. Once a response
+// has arrived (status set), only a read that the cancellation itself cut
+// off is KindCanceled: a body the server cut off just before a stop is the
+// server's failure, and a recording of the request holds it as one.
 func (c *Client) networkError(ctx context.Context, op string, status int, err error) *Error {
-	if cerr := ctx.Err(); cerr != nil {
+	if cerr := ctx.Err(); cerr != nil && (status == 0 || errors.Is(err, context.Canceled)) {
 		kind := KindTransient
 		if errors.Is(cerr, context.Canceled) {
 			kind = KindCanceled

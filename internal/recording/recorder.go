@@ -2,6 +2,7 @@ package recording
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -135,8 +136,8 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	ex.DurationMS = t.rec.now().Sub(ex.Time).Milliseconds()
 	if err != nil {
 		// A request cancelled because the beat stops is not part of what
-		// the API did.
-		if req.Context().Err() == nil {
+		// the API did; a timeout (a deadline) is.
+		if !errors.Is(req.Context().Err(), context.Canceled) {
 			ex.Error = scrub.string(err.Error())
 			t.write(ex, req.URL.Path)
 		}
@@ -153,7 +154,9 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		body.rest = resp.Body
 	}
 	resp.Body = body
-	if readErr != nil && req.Context().Err() != nil {
+	if errors.Is(readErr, context.Canceled) {
+		// Cut off by the stop, not by the API; the client judges the
+		// same error the same way (eventsapi's networkError).
 		return resp, nil
 	}
 

@@ -362,3 +362,159 @@ func TestRecordFailuresAndErrors(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// cancelingBody returns its data, then cancels the request's context (a
+// stop) and returns err.
+type cancelingBody struct {
+	data   *strings.Reader
+	cancel func()
+	err    error
+}
+
+func (b *cancelingBody) Read(p []byte) (int, error) {
+	if b.data.Len() > 0 {
+		return b.data.Read(p)
+	}
+	if b.cancel != nil {
+		b.cancel()
+	}
+	return 0, b.err
+}
+
+func (b *cancelingBody) Close() error { return nil }
+
+// TestStopRacesRecordWhatTheClientCounts: when the beat stops in the middle
+// of an exchange, the recording holds the exchange exactly when the client
+// counts it as the API's answer (success or failure) rather than as cut off
+// by the stop, and its replay has the same outcome. Otherwise a replay goes
+// through a failure the recorded run never counted (TestRecordThenReplay in
+// beater failed so under load).
+func TestStopRacesRecordWhatTheClientCounts(t *testing.T) {
+	token := PlaceholderToken("signinattempts")
+	page := `{"cursor":"c2","has_more":false,"items":[]}`
+	cases := []struct {
+		name string
+		// answer is the API's side; stop cancels the request's context.
+		answer func(r *http.Request, stop func()) (*http.Response, error)
+		// stopAfter stops once the recording transport has returned, before
+		// the client has looked at the answer.
+		stopAfter bool
+		// deadline gives the request an expired deadline (a timeout).
+		deadline bool
+		// wantFailed is the client's verdict on a recorded exchange.
+		wantRecorded, wantFailed bool
+	}{
+		{
+			name: "5xx, then the stop",
+			answer: func(r *http.Request, _ func()) (*http.Response, error) {
+				return &http.Response{StatusCode: 503, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("down")), Request: r}, nil
+			},
+			stopAfter: true, wantRecorded: true, wantFailed: true,
+		},
+		{
+			name: "body cut off by the server, then the stop",
+			answer: func(r *http.Request, _ func()) (*http.Response, error) {
+				return &http.Response{StatusCode: 200, Header: http.Header{}, Body: &cancelingBody{data: strings.NewReader(`{"cursor":"c2","ha`), err: io.ErrUnexpectedEOF}, Request: r}, nil
+			},
+			stopAfter: true, wantRecorded: true, wantFailed: true,
+		},
+		{
+			name: "body cut off by the server while the stop comes",
+			answer: func(r *http.Request, stop func()) (*http.Response, error) {
+				return &http.Response{StatusCode: 200, Header: http.Header{}, Body: &cancelingBody{data: strings.NewReader(`{"cursor":"c2","ha`), cancel: stop, err: io.ErrUnexpectedEOF}, Request: r}, nil
+			},
+			wantRecorded: true, wantFailed: true,
+		},
+		{
+			name: "not JSON, then the stop",
+			answer: func(r *http.Request, _ func()) (*http.Response, error) {
+				return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("<html>proxy</html>")), Request: r}, nil
+			},
+			stopAfter: true, wantRecorded: true, wantFailed: true,
+		},
+		{
+			name: "a page, then the stop",
+			answer: func(r *http.Request, _ func()) (*http.Response, error) {
+				return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(page)), Request: r}, nil
+			},
+			stopAfter: true, wantRecorded: true, wantFailed: false,
+		},
+		{
+			name: "page body cut off by the stop",
+			answer: func(r *http.Request, stop func()) (*http.Response, error) {
+				return &http.Response{StatusCode: 200, Header: http.Header{}, Body: &cancelingBody{data: strings.NewReader(`{"cursor":"c2","ha`), cancel: stop, err: context.Canceled}, Request: r}, nil
+			},
+			wantRecorded: false,
+		},
+		{
+			name: "error body cut off by the stop",
+			answer: func(r *http.Request, stop func()) (*http.Response, error) {
+				return &http.Response{StatusCode: 503, Header: http.Header{}, Body: &cancelingBody{data: strings.NewReader(`{"Error":`), cancel: stop, err: context.Canceled}, Request: r}, nil
+			},
+			wantRecorded: false,
+		},
+		{
+			name: "request cut off by the stop",
+			answer: func(r *http.Request, stop func()) (*http.Response, error) {
+				stop()
+				return nil, context.Canceled
+			},
+			wantRecorded: false,
+		},
+		{
+			name: "timeout",
+			answer: func(r *http.Request, _ func()) (*http.Response, error) {
+				return nil, r.Context().Err()
+			},
+			deadline: true, wantRecorded: true, wantFailed: true,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			rec, err := NewRecorder(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, stop := context.WithCancel(context.Background())
+			defer stop()
+			if tc.deadline {
+				var cancel func()
+				ctx, cancel = context.WithDeadline(ctx, time.Now().Add(-time.Second))
+				defer cancel()
+			}
+			api := roundTripFunc(func(r *http.Request) (*http.Response, error) { return tc.answer(r, stop) })
+			rt, err := rec.Transport("signin_attempts", api)
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := newClient(t, "https://events.invalid", token, roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				resp, err := rt.RoundTrip(r)
+				if tc.stopAfter {
+					stop()
+				}
+				return resp, err
+			}))
+			_, err = client.Fetch(ctx, "signinattempts", eventsapi.Request{Cursor: "c1"})
+			counted := !errors.Is(err, eventsapi.ErrCanceled)
+			files, _ := filepath.Glob(filepath.Join(dir, "signin_attempts", "*.json"))
+			if recorded := len(files) == 1; recorded != tc.wantRecorded || counted != tc.wantRecorded {
+				t.Fatalf("recorded %v, client counted it %v (err %v); want both %v", recorded, counted, err, tc.wantRecorded)
+			}
+			if !tc.wantRecorded {
+				return
+			}
+			if (err != nil) != tc.wantFailed {
+				t.Fatalf("recorded run: err = %v, want failed %v", err, tc.wantFailed)
+			}
+			replay, err := LoadStream(dir, "signin_attempts", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = newClient(t, "https://events.invalid", token, replay).Fetch(context.Background(), "signinattempts", eventsapi.Request{Cursor: "c1"})
+			if (err != nil) != tc.wantFailed || errors.Is(err, eventsapi.ErrCanceled) {
+				t.Fatalf("replay: err = %v, want failed %v like the recorded run", err, tc.wantFailed)
+			}
+		})
+	}
+}
