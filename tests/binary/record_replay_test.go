@@ -122,7 +122,17 @@ func TestRecordAndReplayFlags(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
+	// The replay's configuration points at a production state file (a copy
+	// of the recorded run's final cursor): the replay must neither resume
+	// from it nor write it.
 	work2, cfg2, out2 := setup()
+	prodState, err := os.ReadFile(filepath.Join(work1, "signinattempts.state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work2, "signinattempts.state"), prodState, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	log := runUntil(t, work2, env,
 		[]string{"-c", cfg2, "-e", "--path.home", work2, "--replay-dir", rec},
 		"the replay to run out", func(log string) bool {
@@ -133,6 +143,13 @@ func TestRecordAndReplayFlags(t *testing.T) {
 	}
 	if !strings.Contains(log, "replay mode") {
 		t.Errorf("the replay's log does not say it replays; tail:\n%s", tail(log, 20))
+	}
+	if after, err := os.ReadFile(filepath.Join(work2, "signinattempts.state")); err != nil || string(after) != string(prodState) {
+		t.Errorf("the replay changed the production state file (%v):\nbefore %s\nafter  %s", err, prodState, after)
+	}
+	replayState, err := os.ReadFile(filepath.Join(rec, "signin_attempts.replay.state"))
+	if err != nil || !strings.Contains(string(replayState), `"replay":true`) {
+		t.Errorf("the replay's own state file: %v %s", err, replayState)
 	}
 
 	// A damaged recording: test config names the file, on one line.
