@@ -36,6 +36,15 @@
 // reading a response body failed after the stored bytes. Unknown keys are
 // ignored, so later version-1 writers may add some.
 //
+// What the API did is recorded, what the beat's stop did is not. A response
+// body cut off by the cancellation of the request's context (the read error
+// is context.Canceled) leaves no file; a body the server cut off, and an
+// answer that arrived just before the stop, are recorded. The Events API
+// client judges the same read error the same way, so such an exchange is
+// recorded exactly when the stream counts it, and a replay goes through the
+// same failures. A request that got no response is recorded unless its
+// context was canceled by then; a timeout (an expired deadline) is recorded.
+//
 // Secrets: the Authorization, Proxy-Authorization and Cookie request headers
 // and the Set-Cookie response header are never written, and the bearer token
 // of each request (and each long segment of it) is replaced with REDACTED
