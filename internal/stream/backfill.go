@@ -435,51 +435,66 @@ func (b *backfill) runChain(ctx context.Context, slice int, out chan<- chainPage
 	return false
 }
 
-// publish maps a page, drops seam duplicates, records the page's position
-// and hands the events to libbeat.
+// publish maps a page chunk by chunk, drops seam duplicates, records the
+// page's position and hands the events to libbeat.
 func (b *backfill) publish(client beat.Client, p chainPage) {
 	w := b.w
-	events := w.mapPage(p.page, p.received, &position{})
-	var newest time.Time
+	slice := p.slice != tailChain
+	var end, newest time.Time
+	if slice {
+		end = b.plan.slices[p.slice].End
+	}
 	// Whether the API keeps a cursor within its end_time is undocumented:
 	// a slice page whose events all lie after the slice's end means it
 	// does not, and the slice ends there (its events are still published;
 	// the next slice owns them too, so at worst they are sent twice).
-	afterEnd := p.slice != tailChain && len(events) > 0
-	for _, ev := range events {
-		afterEnd = afterEnd && ev.Timestamp.After(b.plan.slices[p.slice].End)
-	}
-	if afterEnd && !b.pastEnd[p.slice].Swap(true) {
-		w.log.Warnf("the Events API returned events after the end_time of a backfill slice (%s); ending the slice there", formatTime(b.plan.slices[p.slice].End))
-	}
-	kept := events[:0]
-	for _, ev := range events {
-		ev.Private = nil
-		if ev.Timestamp.After(newest) {
-			newest = ev.Timestamp
+	afterEnd := slice && len(p.page.Items) > 0
+	emit := func(kept []beat.Event, last bool) {
+		// Recorded before publishing: the ACK may come back before
+		// PublishAll returns. Only the last chunk carries the page's
+		// position, so it counts once every chunk is acknowledged.
+		if !last {
+			b.progress.sent(len(kept))
+		} else {
+			if afterEnd && !b.pastEnd[p.slice].Swap(true) {
+				w.log.Warnf("the Events API returned events after the end_time of a backfill slice (%s); ending the slice there", formatTime(end))
+			}
+			b.progress.published(pagePosition{
+				slice:         p.slice,
+				cursor:        p.page.Cursor,
+				final:         slice && (!p.page.HasMore || afterEnd),
+				lastEventTime: newest,
+			}, len(kept))
 		}
-		if b.duplicateAtSeam(ev) {
-			continue
+		if len(kept) > 0 {
+			client.PublishAll(kept)
 		}
-		kept = append(kept, ev)
+		// While slices remain, the tail chain's events (the newest there
+		// are) say nothing about how far the backlog has been read.
+		reported := newest
+		if !slice && b.slicesRead.Load() < int64(len(b.plan.slices)) {
+			reported = time.Time{}
+		}
+		w.cfg.Metrics.published(len(kept), reported)
 	}
-	// Recorded before publishing: the ACK may come back before PublishAll
-	// returns.
-	b.progress.published(pagePosition{
-		slice:         p.slice,
-		cursor:        p.page.Cursor,
-		final:         p.slice != tailChain && (!p.page.HasMore || afterEnd),
-		lastEventTime: newest,
-	}, len(kept))
-	if len(kept) > 0 {
-		client.PublishAll(kept)
+	if len(p.page.Items) == 0 {
+		emit(nil, true)
+		return
 	}
-	// While slices remain, the tail chain's events (the newest there are)
-	// say nothing about how far the backlog has been read.
-	if p.slice == tailChain && b.slicesRead.Load() < int64(len(b.plan.slices)) {
-		newest = time.Time{}
-	}
-	w.cfg.Metrics.published(len(kept), newest)
+	w.mapChunks(p.page, p.received, func(events []beat.Event, last bool) {
+		kept := events[:0]
+		for _, ev := range events {
+			if ev.Timestamp.After(newest) {
+				newest = ev.Timestamp
+			}
+			afterEnd = afterEnd && ev.Timestamp.After(end)
+			if b.duplicateAtSeam(ev) {
+				continue
+			}
+			kept = append(kept, ev)
+		}
+		emit(kept, last)
+	})
 }
 
 // duplicateAtSeam reports whether ev lies on a seam and an event with its
@@ -524,15 +539,15 @@ type pagePosition struct {
 type backfillProgress struct {
 	w *Worker
 
-	mu        sync.Mutex
-	sent      uint64 // events handed to the pipeline
-	acked     uint64
-	waiting   []pagePosition // published, not yet acknowledged, in order
-	slices    []state.Slice  // the plan's slices with committed cursors
-	done      []bool
-	doneCount int
-	tailStart time.Time
-	tail      string
+	mu         sync.Mutex
+	sentEvents uint64 // events handed to the pipeline
+	acked      uint64
+	waiting    []pagePosition // published, not yet acknowledged, in order
+	slices     []state.Slice  // the plan's slices with committed cursors
+	done       []bool
+	doneCount  int
+	tailStart  time.Time
+	tail       string
 	// newest is the newest event time known acknowledged before this run;
 	// sliceNewest and tailNewest those of each chain's acknowledged pages.
 	newest      time.Time
@@ -556,12 +571,21 @@ func newBackfillProgress(w *Worker, plan *backfillPlan) *backfillProgress {
 	}
 }
 
-// published records a page whose n events are about to be published.
+// sent records n events of a page, about to be published before the
+// page's last chunk.
+func (p *backfillProgress) sent(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sentEvents += uint64(n)
+}
+
+// published records a page whose n last events are about to be published.
+
 func (p *backfillProgress) published(pos pagePosition, n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.sent += uint64(n)
-	pos.through = p.sent
+	p.sentEvents += uint64(n)
+	pos.through = p.sentEvents
 	if p.acked >= pos.through {
 		p.applyLocked(pos)
 		return
@@ -660,7 +684,7 @@ func later(a, b time.Time) time.Time {
 func (p *backfillProgress) outstanding() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return int(p.sent - p.acked)
+	return int(p.sentEvents - p.acked)
 }
 
 // commitLoop persists the progress as it changes until ctx ends.

@@ -273,15 +273,24 @@ func (w *Worker) collect(ctx context.Context, client beat.Client) {
 		w.seq++
 		// An empty page keeps the newest event time seen so far.
 		pos := &position{seq: w.seq, cursor: f.page.Cursor, apiVersion: f.apiVersion, lastEventTime: lastEventTime}
-		events := w.mapPage(f.page, f.received, pos)
-		lastEventTime = pos.lastEventTime
-		if len(events) == 0 {
+		if len(f.page.Items) == 0 {
 			w.commits.emptyPage(pos)
 			continue
 		}
-		w.commits.published(len(events))
-		client.PublishAll(events)
-		w.cfg.Metrics.published(len(events), lastEventTime)
+		w.mapChunks(f.page, f.received, func(events []beat.Event, last bool) {
+			newest := events[len(events)-1].Timestamp
+			if last {
+				// The last event carries the page's position.
+				pos.lastEventTime = newest
+				events[len(events)-1].Private = pos
+			}
+			// Counted before publishing: the ACK may come back before
+			// PublishAll returns.
+			w.commits.published(len(events))
+			client.PublishAll(events)
+			w.cfg.Metrics.published(len(events), newest)
+		})
+		lastEventTime = pos.lastEventTime
 	}
 }
 
@@ -357,13 +366,22 @@ func (w *Worker) fetchLoop(ctx context.Context, out chan<- fetched) {
 	}
 }
 
-// mapPage maps a page's items; the last event carries the page's position.
-func (w *Worker) mapPage(page *eventsapi.Page, received time.Time, pos *position) []beat.Event {
+// publishChunk is how many items are mapped before they are handed to
+// libbeat. A mapped event takes about 5 KiB, its raw item about 1 KiB, and
+// PublishAll blocks while libbeat's queue is full: mapping a whole page
+// first would keep up to a page of documents (~5 MiB) per stream beside the
+// bounded queue.
+const publishChunk = 100
+
+// mapChunks maps a page's items in order, publishChunk at a time, and hands
+// each chunk to publish; last is true for the page's final chunk. The slice
+// is reused for the next chunk (libbeat copies the events it is given).
+func (w *Worker) mapChunks(page *eventsapi.Page, received time.Time, publish func(events []beat.Event, last bool)) {
 	if len(page.Items) == 0 {
-		return nil
+		return
 	}
 	opts := module.MapOptions{Received: received, PreserveOriginal: w.cfg.PreserveOriginal}
-	events := make([]beat.Event, len(page.Items))
+	events := make([]beat.Event, 0, min(len(page.Items), publishChunk))
 	for i, item := range page.Items {
 		ev, err := w.cfg.Type.Map(item, opts)
 		if err != nil {
@@ -373,12 +391,13 @@ func (w *Worker) mapPage(page *eventsapi.Page, received time.Time, pos *position
 			w.log.Warnf("item %d of a page is not a JSON object (%v); publishing it with error.message", i, err)
 			ev = unmappable(w.cfg.Type, item, received, err)
 		}
-		events[i] = ev
+		events = append(events, ev)
+		if last := i == len(page.Items)-1; last || len(events) == cap(events) {
+			publish(events, last)
+			clear(events) // the documents belong to libbeat now
+			events = events[:0]
+		}
 	}
-	last := &events[len(events)-1]
-	pos.lastEventTime = last.Timestamp
-	last.Private = pos
-	return events
 }
 
 // unmappable builds the document for an item the type's mapper rejected.
