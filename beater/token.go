@@ -34,7 +34,7 @@ func ReadToken(ts config.TokenSetting) (eventsapi.Token, error) {
 	if ts.File {
 		src, err := eventsapi.NewFileTokenSource(TokenFilePath(ts.Value), eventsapi.FileTokenSourceOptions{})
 		if err != nil {
-			return eventsapi.Token{}, fmt.Errorf("%s: %s", ts.Setting, strings.TrimPrefix(err.Error(), "eventsapi: "))
+			return eventsapi.Token{}, fmt.Errorf("%s: %w", ts.Setting, err)
 		}
 		return src.Token()
 	}
@@ -110,11 +110,11 @@ func openTokens(ts config.TokenSetting, key, feature string, warnDays int, logge
 	src, err := eventsapi.NewFileTokenSource(path, eventsapi.FileTokenSourceOptions{
 		OnChange: st.changed,
 		OnError: func(err error) {
-			st.log.Errorf("stream %s: %s: %s; the previous token stays in use until the file holds a valid token", key, ts.Setting, strings.TrimPrefix(err.Error(), "eventsapi: "))
+			st.log.Errorf("stream %s: %s: %v; the previous token stays in use until the file holds a valid token", key, ts.Setting, err)
 		},
 	})
 	if err != nil {
-		return nil, eventsapi.Token{}, fmt.Errorf("%s: %s", ts.Setting, strings.TrimPrefix(err.Error(), "eventsapi: "))
+		return nil, eventsapi.Token{}, fmt.Errorf("%s: %w", ts.Setting, err)
 	}
 	if initial, err = src.Token(); err != nil {
 		return nil, eventsapi.Token{}, fmt.Errorf("%s: %w", ts.Setting, err)

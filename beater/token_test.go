@@ -2,6 +2,8 @@ package beater
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,5 +150,68 @@ func TestTokenExpiryWarning(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReadTokenErrors: a token problem is one line that starts with the
+// setting's name, has no "eventsapi: " inside, and keeps the cause's chain
+// (errors.Is(err, fs.ErrNotExist) for a missing file).
+func TestReadTokenErrors(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage")
+	if err := os.WriteFile(garbage, []byte("not-a-token-at-all"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		setting  config.TokenSetting
+		want     string
+		notExist bool
+	}{
+		{"missing file", config.TokenSetting{Setting: "eventsapibeat.item_usages.auth_token_file", Value: filepath.Join(dir, "nope"), File: true}, "no such file", true},
+		{"file without a token", config.TokenSetting{Setting: "eventsapibeat.item_usages.auth_token_file", Value: garbage, File: true}, "not a JWT", false},
+		{"bad auth_token", config.TokenSetting{Setting: "eventsapibeat.auth_token", Value: "a.b.c"}, "eventsapibeat.auth_token: ", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadToken(tc.setting)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, tc.setting.Setting+": ") || !strings.Contains(msg, tc.want) || strings.Contains(msg, "eventsapi: ") || strings.Contains(msg, "\n") {
+				t.Errorf("error %q: want one line starting with %q, containing %q, without \"eventsapi: \"", msg, tc.setting.Setting, tc.want)
+			}
+			if errors.Is(err, fs.ErrNotExist) != tc.notExist {
+				t.Errorf("errors.Is(err, fs.ErrNotExist) = %v, want %v", !tc.notExist, tc.notExist)
+			}
+		})
+	}
+
+	// A token file that turns bad is reported with the same kind of line.
+	path := filepath.Join(dir, "rotating")
+	sim, err := simulator.New(simulator.Config{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	if err := os.WriteFile(path, []byte(issueToken(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}})), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logger, observed := logptest.NewTestingLoggerWithObserver(t, "")
+	ts := config.TokenSetting{Setting: "eventsapibeat.item_usages.auth_token_file", Value: path, File: true}
+	st, _, err := openTokens(ts, "item_usages", "itemusages", 0, logger, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("garbage, longer than before"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Refresh(); err == nil {
+		t.Fatal("a bad token file was accepted")
+	}
+	logged := observed.FilterMessageSnippet("the previous token stays in use").All()
+	if len(logged) != 1 || strings.Contains(logged[0].Message, "eventsapi: ") {
+		t.Fatalf("logged %v; want one line without \"eventsapi: \"", logged)
 	}
 }

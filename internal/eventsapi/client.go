@@ -211,9 +211,6 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (int,
 	return c.send(ctx, method, path, body, tok)
 }
 
-// Token is the token the next request will carry.
-func (c *Client) Token() (Token, error) { return c.tokens.Token() }
-
 // send sends one request with tok.
 func (c *Client) send(ctx context.Context, method, path string, body []byte, tok Token) (int, []byte, error) {
 	op := method + " " + path
