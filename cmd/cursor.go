@@ -154,7 +154,7 @@ func writeStatus(w io.Writer, st cursorStatus, now time.Time) {
 		}
 	}
 	if st.Backup != "" {
-		fmt.Fprintf(w, "  backup:       %s (the state before the last cursor reset or set)\n", st.Backup)
+		fmt.Fprintf(w, "  backup:       %s (the state before the last cursor reset or set; after resets in a row, the state before the first)\n", st.Backup)
 	}
 }
 
@@ -270,7 +270,8 @@ func setChange(t cursorTarget, cursor, apiVersion string, now time.Time) (change
 }
 
 // apply shows the change, asks for confirmation unless yes, and replaces
-// the state atomically, keeping the replaced file as .bak.
+// the state atomically, keeping the replaced file as .bak (unless it held
+// only a pending reset: then .bak keeps the state from before that reset).
 func apply(ch change, yes bool, in io.Reader, out io.Writer) error {
 	current := statusOf(ch.target)
 	fmt.Fprintf(out, "Stream %s, state file %s\n", ch.target.Key, ch.target.StatePath)
@@ -282,7 +283,11 @@ func apply(ch change, yes bool, in io.Reader, out io.Writer) error {
 	if current.BackfillPending > 0 {
 		fmt.Fprintf(out, "  Note: %d parallel backfill time slice(s) are still pending; this change drops them, so their unacknowledged events are read again only if the new position is before them.\n", current.BackfillPending)
 	}
-	if _, err := os.Stat(ch.target.StatePath); err == nil {
+	switch _, err := os.Stat(ch.target.StatePath); {
+	case err != nil:
+	case state.KeepsBackup(ch.target.StatePath):
+		fmt.Fprintf(out, "  The current file holds only a pending reset, so %s%s keeps the state from before that reset.\n", ch.target.StatePath, state.BackupSuffix)
+	default:
 		fmt.Fprintf(out, "  The current file is kept as %s%s.\n", ch.target.StatePath, state.BackupSuffix)
 	}
 	if !yes {
@@ -300,7 +305,7 @@ func apply(ch change, yes bool, in io.Reader, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "Done: %s\n", ch.what)
 	if backup != "" {
-		fmt.Fprintf(out, "The previous state is in %s.\n", backup)
+		fmt.Fprintf(out, "To undo, stop the beat and move %s back to %s.\n", backup, ch.target.StatePath)
 	}
 	return nil
 }

@@ -255,6 +255,32 @@ func TestApply(t *testing.T) {
 	}
 }
 
+// TestApplyTwiceKeepsTheOriginalBackup: two resets in a row say that the
+// .bak keeps the state from before the first, and it does.
+func TestApplyTwiceKeepsTheOriginalBackup(t *testing.T) {
+	const old = `{"format":"eventsapibeat/3","stream":"itemusages","api_version":"v2","cursor":"OLD"}`
+	path := filepath.Join(t.TempDir(), "s.state")
+	writeState(t, path, old)
+	target := cursorTarget{Key: "item_usages", EventType: "itemusages", StatePath: path}
+	var out bytes.Buffer
+	for _, from := range []time.Time{testNow.Add(-48 * time.Hour), testNow.Add(-24 * time.Hour)} {
+		out.Reset()
+		ch, _, err := resetChange(target, from, 0, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := apply(ch, true, strings.NewReader(""), &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bak, _ := os.ReadFile(path + state.BackupSuffix); string(bak) != old {
+		t.Fatalf("after two resets the backup is %q, want the original state", bak)
+	}
+	if !strings.Contains(out.String(), "keeps the state from before that reset") || !strings.Contains(out.String(), "To undo, stop the beat and move "+path+state.BackupSuffix) {
+		t.Fatalf("the second reset does not say where the original state is:\n%s", out.String())
+	}
+}
+
 // TestApplyWarnsAboutPendingBackfill: replacing a state that still has
 // backfill slices pending says that they are dropped.
 func TestApplyWarnsAboutPendingBackfill(t *testing.T) {
