@@ -216,6 +216,8 @@ func (e *unauthorizedExplainer) explain(ctx context.Context) string {
 		return fmt.Sprintf("per the introspect endpoint the token lacks the %s feature (it has: %s); issue a token with this event type enabled and %s", st.feature, strings.Join(info.Features, ", "), fix)
 	case err == nil:
 		return fmt.Sprintf("the introspect endpoint accepts the token with the %s feature, so the refusal may be temporary (or from a proxy); if it persists, issue a new token and %s", st.feature, fix)
+	case errors.Is(err, eventsapi.ErrTokenChanged):
+		return "the token file holds a new token since this refusal; the next request uses it"
 	case errors.Is(err, eventsapi.ErrUnauthorized):
 		return fmt.Sprintf("the introspect endpoint refuses the token too, and it has not expired: it was most likely revoked (or its integration deleted); issue a new token and %s", fix)
 	default:

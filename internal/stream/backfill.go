@@ -409,6 +409,9 @@ func (b *backfill) runChain(ctx context.Context, slice int, out chan<- chainPage
 			if errors.Is(err, eventsapi.ErrRateLimited) {
 				continue // the budget blocks until the window allows requests
 			}
+			if errors.Is(err, eventsapi.ErrTokenChanged) {
+				continue // repeat now with the rotated token, through the budget
+			}
 			if !retry.Wait() {
 				return false
 			}

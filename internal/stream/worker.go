@@ -346,6 +346,11 @@ func (w *Worker) fetchLoop(ctx context.Context, out chan<- fetched) {
 				// the window allows requests again; no backoff on top.
 				continue
 			}
+			if errors.Is(err, eventsapi.ErrTokenChanged) {
+				// The token file was rotated: repeat now, with the new
+				// token, through the budget like any request.
+				continue
+			}
 			if !retry.Wait() {
 				return
 			}
@@ -469,6 +474,11 @@ func (w *Worker) introspect(ctx context.Context, f Fetcher) {
 		return
 	}
 	info, err := f.Introspect(ctx)
+	if errors.Is(err, eventsapi.ErrTokenChanged) && w.waitBudget(ctx) == nil {
+		// Refused with a token the file has replaced since: ask once
+		// more with the new one.
+		info, err = f.Introspect(ctx)
+	}
 	switch {
 	case ctx.Err() != nil:
 		return
@@ -507,6 +517,8 @@ func (w *Worker) logFetchError(ctx context.Context, err error) {
 	switch {
 	case errors.Is(err, eventsapi.ErrUnauthorized):
 		w.log.Errorf("the Events API refused the token (%v): %s. Retrying with backoff", err, w.explainUnauthorized(ctx))
+	case errors.Is(err, eventsapi.ErrTokenChanged):
+		w.log.Infof("the Events API refused the previous token (%v), and the token file holds a new one since; repeating the request with it", err)
 	case errors.Is(err, eventsapi.ErrRateLimited):
 		w.log.Warnf("rate limited by the Events API (%v); every stream of this account waits for the rate-limit window", err)
 	case errors.Is(err, eventsapi.ErrBadRequest):
@@ -542,6 +554,9 @@ func (w *Worker) request(ctx context.Context, f Fetcher, req eventsapi.Request) 
 	case err == nil:
 		w.breaker.Success()
 	case ctx.Err() != nil:
+		w.breaker.Release()
+	case errors.Is(err, eventsapi.ErrTokenChanged):
+		// A stale token, not a failure of the API.
 		w.breaker.Release()
 	case errors.Is(err, eventsapi.ErrRateLimited):
 		// Not a failure of the API: the account's budget is spent.
