@@ -237,3 +237,53 @@ func TestTokenRotationRepeatIsBudgetedAndCounted(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokedTokenCostsOneIntrospect: a stream whose token is revoked
+// retries with backoff and logs why on every 401, but asks the introspect
+// endpoint only once (at start; the explanation reuses that answer), and
+// requests.introspect counts every introspect request the API received.
+func TestRevokedTokenCostsOneIntrospect(t *testing.T) {
+	a := newAccount(t, 10, simulator.Config{})
+	revoked, err := a.sim.IssueToken(simulator.TokenOptions{Features: []string{"itemusages"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.sim.Revoke(revoked)
+	section := a.beatConfig(t.TempDir(), map[string]any{
+		"backoff":         map[string]any{"init": "1ms", "max": "5ms"},
+		"circuit_breaker": map[string]any{"failure_threshold": 1000},
+	})
+	delete(section, "signin_attempts")
+	delete(section, "audit_events")
+	section["item_usages"].(map[string]any)["auth_token"] = revoked
+
+	logger, logs := logptest.NewTestingLoggerWithObserver(t, "")
+	r := startBeatLogged(t, logger, section, "file", fileOutput(t.TempDir()))
+	const path = "/api/v2/itemusages"
+	waitFor(t, "several refused page requests", 30*time.Second, func() bool {
+		return a.sim.Stats().ByPathStatus[path][http.StatusUnauthorized] >= 5
+	})
+	r.stop()
+
+	introspects := 0
+	for p, n := range a.sim.Stats().ByPath {
+		if strings.Contains(p, "introspect") {
+			introspects += n
+		}
+	}
+	if introspects != 1 {
+		t.Errorf("the API received %d introspect requests, want 1 (at start)", introspects)
+	}
+	if got := r.metric("item_usages", "requests.introspect"); got != int64(introspects) {
+		t.Errorf("requests.introspect = %d, the API received %d", got, introspects)
+	}
+	explained := 0
+	for _, e := range logs.All() {
+		if strings.Contains(e.Message, "refused the token") && strings.Contains(e.Message, "most likely revoked") {
+			explained++
+		}
+	}
+	if explained < 5 {
+		t.Errorf("%d refusals explained, want one per 401 (at least 5)", explained)
+	}
+}

@@ -404,7 +404,7 @@ func (b *backfill) runChain(ctx context.Context, slice int, out chan<- chainPage
 				continue
 			}
 			w.cfg.Metrics.RequestErrors.Inc()
-			w.logFetchError(ctx, err)
+			w.logFetchError(ctx, b.fetcher, err)
 			w.cfg.Metrics.Retries.Inc()
 			if errors.Is(err, eventsapi.ErrRateLimited) {
 				continue // the budget blocks until the window allows requests
