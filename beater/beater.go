@@ -271,17 +271,7 @@ func prepare(cfg config.Config, s config.Stream, t module.Type, httpClient *http
 		})
 	}
 	streamBudget := budgets.For(account)
-	explainer := &unauthorizedExplainer{
-		tokens: tokens,
-		budget: streamBudget,
-		introspect: func(ctx context.Context) (*eventsapi.Introspection, error) {
-			c, err := newClient(version)
-			if err != nil {
-				return nil, err
-			}
-			return c.Introspect(ctx)
-		},
-	}
+	explainer := &unauthorizedExplainer{tokens: tokens}
 	// Warn at start if the token expires soon; later the token source
 	// repeats the warning once a day.
 	_, _ = tokens.Token()

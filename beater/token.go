@@ -2,6 +2,7 @@ package beater
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -14,8 +15,8 @@ import (
 	"github.com/elastic/elastic-agent-libs/logp"
 
 	"github.com/eventsapibeat/eventsapibeat/config"
-	"github.com/eventsapibeat/eventsapibeat/internal/budget"
 	"github.com/eventsapibeat/eventsapibeat/internal/eventsapi"
+	"github.com/eventsapibeat/eventsapibeat/internal/stream"
 )
 
 // expiryWarningRepeat is how often the warning about a token that expires
@@ -34,7 +35,7 @@ func ReadToken(ts config.TokenSetting) (eventsapi.Token, error) {
 	if ts.File {
 		src, err := eventsapi.NewFileTokenSource(TokenFilePath(ts.Value), eventsapi.FileTokenSourceOptions{})
 		if err != nil {
-			return eventsapi.Token{}, fmt.Errorf("%s: %s", ts.Setting, strings.TrimPrefix(err.Error(), "eventsapi: "))
+			return eventsapi.Token{}, fmt.Errorf("%s: %w", ts.Setting, err)
 		}
 		return src.Token()
 	}
@@ -110,11 +111,11 @@ func openTokens(ts config.TokenSetting, key, feature string, warnDays int, logge
 	src, err := eventsapi.NewFileTokenSource(path, eventsapi.FileTokenSourceOptions{
 		OnChange: st.changed,
 		OnError: func(err error) {
-			st.log.Errorf("stream %s: %s: %s; the previous token stays in use until the file holds a valid token", key, ts.Setting, strings.TrimPrefix(err.Error(), "eventsapi: "))
+			st.log.Errorf("stream %s: %s: %v; the previous token stays in use until the file holds a valid token", key, ts.Setting, err)
 		},
 	})
 	if err != nil {
-		return nil, eventsapi.Token{}, fmt.Errorf("%s: %s", ts.Setting, strings.TrimPrefix(err.Error(), "eventsapi: "))
+		return nil, eventsapi.Token{}, fmt.Errorf("%s: %w", ts.Setting, err)
 	}
 	if initial, err = src.Token(); err != nil {
 		return nil, eventsapi.Token{}, fmt.Errorf("%s: %w", ts.Setting, err)
@@ -187,14 +188,21 @@ func (st *streamTokens) warnExpiry(tok eventsapi.Token, left time.Duration) {
 // unauthorizedExplainer finds the likely cause of a 401: a token expired per
 // its exp claim, one the introspect endpoint no longer accepts (revoked), or
 // one that lacks the stream's feature.
+//
+// The worker asks on every 401 retry. The introspect endpoint's verdict is
+// remembered per token (by a hash of it), so a token costs at most one
+// introspect request until it changes; only a failed check is repeated.
 type unauthorizedExplainer struct {
-	tokens     *streamTokens
-	budget     *budget.Budget
-	introspect func(ctx context.Context) (*eventsapi.Introspection, error)
+	tokens *streamTokens
+
+	mu sync.Mutex
+	// verdictFor is the sha256 of the bearer token verdict is about.
+	verdictFor [sha256.Size]byte
+	verdict    string
 }
 
 // explain returns one sentence: the cause and the fix, naming the setting.
-func (e *unauthorizedExplainer) explain(ctx context.Context) string {
+func (e *unauthorizedExplainer) explain(ctx context.Context, introspect stream.IntrospectFunc) string {
 	st := e.tokens
 	fix := tokenFix(st.setting)
 	tok, err := st.source.Token()
@@ -207,20 +215,36 @@ func (e *unauthorizedExplainer) explain(ctx context.Context) string {
 	if !tok.HasFeature(st.feature) {
 		return fmt.Sprintf("the token lacks the %s feature (its claims list: %s); issue a token with this event type enabled and %s", st.feature, strings.Join(tok.Features, ", "), fix)
 	}
-	if e.budget != nil && e.budget.Wait(ctx) != nil {
-		return "the token may be revoked or expired; " + fix
+	key := sha256.Sum256([]byte(tok.Bearer()))
+	e.mu.Lock()
+	if e.verdict != "" && e.verdictFor == key {
+		verdict := e.verdict
+		e.mu.Unlock()
+		return verdict
 	}
-	info, err := e.introspect(ctx)
+	e.mu.Unlock()
+
+	info, err := introspect(ctx)
+	var verdict string
 	switch {
 	case err == nil && !contains(info.Features, st.feature):
-		return fmt.Sprintf("per the introspect endpoint the token lacks the %s feature (it has: %s); issue a token with this event type enabled and %s", st.feature, strings.Join(info.Features, ", "), fix)
+		verdict = fmt.Sprintf("per the introspect endpoint the token lacks the %s feature (it has: %s); issue a token with this event type enabled and %s", st.feature, strings.Join(info.Features, ", "), fix)
 	case err == nil:
-		return fmt.Sprintf("the introspect endpoint accepts the token with the %s feature, so the refusal may be temporary (or from a proxy); if it persists, issue a new token and %s", st.feature, fix)
+		verdict = fmt.Sprintf("the introspect endpoint accepts the token with the %s feature, so the refusal may be temporary (or from a proxy); if it persists, issue a new token and %s", st.feature, fix)
 	case errors.Is(err, eventsapi.ErrUnauthorized):
-		return fmt.Sprintf("the introspect endpoint refuses the token too, and it has not expired: it was most likely revoked (or its integration deleted); issue a new token and %s", fix)
+		verdict = fmt.Sprintf("the introspect endpoint refuses the token too, and it has not expired: it was most likely revoked (or its integration deleted); issue a new token and %s", fix)
+	case errors.Is(err, eventsapi.ErrTokenChanged):
+		return "the token file holds a new token since this refusal; the next request uses it"
+	case ctx.Err() != nil:
+		return "the token may be revoked or expired; " + fix
 	default:
+		// Not remembered: the next 401 checks again.
 		return fmt.Sprintf("the token may be revoked or expired (checking it with the introspect endpoint failed: %v); %s", err, fix)
 	}
+	e.mu.Lock()
+	e.verdictFor, e.verdict = key, verdict
+	e.mu.Unlock()
+	return verdict
 }
 
 func contains(list []string, s string) bool {

@@ -1,6 +1,7 @@
 package beater_test
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,5 +162,128 @@ func TestCursorResetIsHonoured(t *testing.T) {
 	st, err := state.Load(statePath)
 	if err != nil || st.Reset != nil || st.Cursor == "" {
 		t.Fatalf("state after the run = %+v, %v; want a cursor and no reset", st, err)
+	}
+}
+
+// TestTokenRotationRepeatIsBudgetedAndCounted: a token file rewritten in
+// place with the same size and modification time is seen only when the
+// API refuses the old token. The repeat with the new token is a request
+// like any other: requests.total and requests.status.* count every request
+// the simulator received, and the 401 does not count against the breaker.
+func TestTokenRotationRepeatIsBudgetedAndCounted(t *testing.T) {
+	const perType = 30
+	a := newAccount(t, perType, simulator.Config{})
+	issue := func() string {
+		tok, err := a.sim.IssueToken(simulator.TokenOptions{Features: []string{"itemusages"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	first, second := issue(), issue()
+	if len(first) != len(second) {
+		t.Fatalf("tokens of %d and %d bytes: the in-place rotation below needs equal sizes", len(first), len(second))
+	}
+	stateDir, outDir := t.TempDir(), t.TempDir()
+	tokenFile := filepath.Join(t.TempDir(), "item-usages.token")
+	if err := os.WriteFile(tokenFile, []byte(first), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	section := a.beatConfig(stateDir, map[string]any{"circuit_breaker": map[string]any{"failure_threshold": 1}})
+	delete(section, "signin_attempts")
+	delete(section, "audit_events")
+	items := section["item_usages"].(map[string]any)
+	delete(items, "auth_token")
+	items["auth_token_file"] = tokenFile
+
+	r := startBeat(t, section, "file", fileOutput(outDir))
+	waitFor(t, "the stream to catch up", 30*time.Second, func() bool { return r.metric("item_usages", "events.acked") == perType })
+
+	// Rewrite in place, keeping size and modification time, then revoke
+	// the old token: only the 401 reveals the new one.
+	info, err := os.Stat(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tokenFile, []byte(second), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(tokenFile, info.ModTime(), info.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	a.sim.Revoke(first)
+	const path = "/api/v2/itemusages"
+	okBefore := a.sim.Stats().ByPathStatus[path][http.StatusOK]
+	waitFor(t, "a 401 and then pages with the new token", 30*time.Second, func() bool {
+		st := a.sim.Stats().ByPathStatus[path]
+		return st[http.StatusUnauthorized] == 1 && st[http.StatusOK] >= okBefore+2
+	})
+	r.stop()
+
+	byStatus := a.sim.Stats().ByPathStatus[path]
+	received := 0
+	for _, n := range byStatus {
+		received += n
+	}
+	want := map[string]int64{
+		"requests.total":      int64(received),
+		"requests.status.2xx": int64(byStatus[http.StatusOK]),
+		"requests.status.4xx": 1,
+		"breaker.opened":      0,
+	}
+	for name, w := range want {
+		if got := r.metric("item_usages", name); got != w {
+			t.Errorf("%s = %d, want %d (the simulator received %v)", name, got, w, byStatus)
+		}
+	}
+}
+
+// TestRevokedTokenCostsOneIntrospect: a stream whose token is revoked
+// retries with backoff and logs why on every 401, but asks the introspect
+// endpoint only once (at start; the explanation reuses that answer), and
+// requests.introspect counts every introspect request the API received.
+func TestRevokedTokenCostsOneIntrospect(t *testing.T) {
+	a := newAccount(t, 10, simulator.Config{})
+	revoked, err := a.sim.IssueToken(simulator.TokenOptions{Features: []string{"itemusages"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.sim.Revoke(revoked)
+	section := a.beatConfig(t.TempDir(), map[string]any{
+		"backoff":         map[string]any{"init": "1ms", "max": "5ms"},
+		"circuit_breaker": map[string]any{"failure_threshold": 1000},
+	})
+	delete(section, "signin_attempts")
+	delete(section, "audit_events")
+	section["item_usages"].(map[string]any)["auth_token"] = revoked
+
+	logger, logs := logptest.NewTestingLoggerWithObserver(t, "")
+	r := startBeatLogged(t, logger, section, "file", fileOutput(t.TempDir()))
+	const path = "/api/v2/itemusages"
+	waitFor(t, "several refused page requests", 30*time.Second, func() bool {
+		return a.sim.Stats().ByPathStatus[path][http.StatusUnauthorized] >= 5
+	})
+	r.stop()
+
+	introspects := 0
+	for p, n := range a.sim.Stats().ByPath {
+		if strings.Contains(p, "introspect") {
+			introspects += n
+		}
+	}
+	if introspects != 1 {
+		t.Errorf("the API received %d introspect requests, want 1 (at start)", introspects)
+	}
+	if got := r.metric("item_usages", "requests.introspect"); got != int64(introspects) {
+		t.Errorf("requests.introspect = %d, the API received %d", got, introspects)
+	}
+	explained := 0
+	for _, e := range logs.All() {
+		if strings.Contains(e.Message, "refused the token") && strings.Contains(e.Message, "most likely revoked") {
+			explained++
+		}
+	}
+	if explained < 5 {
+		t.Errorf("%d refusals explained, want one per 401 (at least 5)", explained)
 	}
 }

@@ -2,6 +2,8 @@ package beater
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,14 +76,14 @@ func TestExplainUnauthorized(t *testing.T) {
 				t.Fatal(err)
 			}
 			called := false
-			e := &unauthorizedExplainer{tokens: st, introspect: func(context.Context) (*eventsapi.Introspection, error) {
+			e := &unauthorizedExplainer{tokens: st}
+			got := e.explain(context.Background(), func(context.Context) (*eventsapi.Introspection, error) {
 				called = true
 				if tc.introspect == nil {
 					t.Fatal("introspect called although the token itself explains the 401")
 				}
 				return tc.introspect()
-			}}
-			got := e.explain(context.Background())
+			})
 			for _, w := range tc.want {
 				if !strings.Contains(got, w) {
 					t.Errorf("explanation %q lacks %q", got, w)
@@ -94,6 +96,68 @@ func TestExplainUnauthorized(t *testing.T) {
 				t.Errorf("explanation is not one clean line without the token: %q", got)
 			}
 		})
+	}
+}
+
+// TestExplainUnauthorizedAsksOncePerToken: the introspect endpoint's
+// verdict is remembered per token, so 401 retries cost no further
+// introspect requests; a new token, or a check that failed, is asked again.
+func TestExplainUnauthorizedAsksOncePerToken(t *testing.T) {
+	sim, err := simulator.New(simulator.Config{Seed: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	first := issueToken(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}})
+	second := issueToken(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}})
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(first), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := config.TokenSetting{Setting: "eventsapibeat.item_usages.auth_token_file", Value: tokenFile, File: true}
+	st, _, err := openTokens(ts, "item_usages", "itemusages", 0, logptest.NewTestingLogger(t, ""), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &unauthorizedExplainer{tokens: st}
+	asked := 0
+	answer := error(&eventsapi.Error{Kind: eventsapi.KindUnauthorized, Status: 401})
+	introspect := func(context.Context) (*eventsapi.Introspection, error) {
+		asked++
+		return nil, answer
+	}
+	steps := []struct {
+		name      string
+		before    func()
+		wantAsked int
+		want      string
+	}{
+		{"first 401", nil, 1, "most likely revoked"},
+		{"retry, same token", nil, 1, "most likely revoked"},
+		{"another retry", nil, 1, "most likely revoked"},
+		{"new token in the file", func() {
+			if err := os.WriteFile(tokenFile, []byte(second+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			answer = &eventsapi.Error{Kind: eventsapi.KindTransient, Status: 503}
+		}, 2, "503"},
+		{"a failed check is not remembered", func() { answer = nil }, 3, "may be temporary"},
+		{"the verdict for the new token is remembered", nil, 3, "may be temporary"},
+	}
+	for _, step := range steps {
+		if step.before != nil {
+			step.before()
+		}
+		got := e.explain(context.Background(), func(ctx context.Context) (*eventsapi.Introspection, error) {
+			_, err := introspect(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return &eventsapi.Introspection{Features: []string{"itemusages"}}, nil
+		})
+		if asked != step.wantAsked || !strings.Contains(got, step.want) {
+			t.Fatalf("%s: asked %d times, want %d; explanation %q, want %q", step.name, asked, step.wantAsked, got, step.want)
+		}
 	}
 }
 
@@ -148,5 +212,68 @@ func TestTokenExpiryWarning(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReadTokenErrors: a token problem is one line that starts with the
+// setting's name, has no "eventsapi: " inside, and keeps the cause's chain
+// (errors.Is(err, fs.ErrNotExist) for a missing file).
+func TestReadTokenErrors(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage")
+	if err := os.WriteFile(garbage, []byte("not-a-token-at-all"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		setting  config.TokenSetting
+		want     string
+		notExist bool
+	}{
+		{"missing file", config.TokenSetting{Setting: "eventsapibeat.item_usages.auth_token_file", Value: filepath.Join(dir, "nope"), File: true}, "no such file", true},
+		{"file without a token", config.TokenSetting{Setting: "eventsapibeat.item_usages.auth_token_file", Value: garbage, File: true}, "not a JWT", false},
+		{"bad auth_token", config.TokenSetting{Setting: "eventsapibeat.auth_token", Value: "a.b.c"}, "eventsapibeat.auth_token: ", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadToken(tc.setting)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, tc.setting.Setting+": ") || !strings.Contains(msg, tc.want) || strings.Contains(msg, "eventsapi: ") || strings.Contains(msg, "\n") {
+				t.Errorf("error %q: want one line starting with %q, containing %q, without \"eventsapi: \"", msg, tc.setting.Setting, tc.want)
+			}
+			if errors.Is(err, fs.ErrNotExist) != tc.notExist {
+				t.Errorf("errors.Is(err, fs.ErrNotExist) = %v, want %v", !tc.notExist, tc.notExist)
+			}
+		})
+	}
+
+	// A token file that turns bad is reported with the same kind of line.
+	path := filepath.Join(dir, "rotating")
+	sim, err := simulator.New(simulator.Config{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	if err := os.WriteFile(path, []byte(issueToken(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}})), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logger, observed := logptest.NewTestingLoggerWithObserver(t, "")
+	ts := config.TokenSetting{Setting: "eventsapibeat.item_usages.auth_token_file", Value: path, File: true}
+	st, _, err := openTokens(ts, "item_usages", "itemusages", 0, logger, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("garbage, longer than before"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Refresh(); err == nil {
+		t.Fatal("a bad token file was accepted")
+	}
+	logged := observed.FilterMessageSnippet("the previous token stays in use").All()
+	if len(logged) != 1 || strings.Contains(logged[0].Message, "eventsapi: ") {
+		t.Fatalf("logged %v; want one line without \"eventsapi: \"", logged)
 	}
 }

@@ -154,7 +154,7 @@ func writeStatus(w io.Writer, st cursorStatus, now time.Time) {
 		}
 	}
 	if st.Backup != "" {
-		fmt.Fprintf(w, "  backup:       %s (the state before the last cursor reset or set)\n", st.Backup)
+		fmt.Fprintf(w, "  backup:       %s (the state before the last cursor reset or set; after resets in a row, the state before the first)\n", st.Backup)
 	}
 }
 
@@ -183,6 +183,11 @@ func humanDuration(d time.Duration) string {
 	}
 }
 
+// maxStartDays bounds a --start-time given as a span back from now (ten
+// years, far beyond the API's 120 days), so that a mistyped number is
+// refused instead of overflowing time.Duration.
+const maxStartDays = 3650
+
 // parseStartTime reads --start-time: an RFC 3339 time, a date (midnight
 // UTC), or a duration back from now such as 72h or 7d.
 func parseStartTime(s string, now time.Time) (time.Time, error) {
@@ -198,10 +203,16 @@ func parseStartTime(s string, now time.Time) (time.Time, error) {
 	}
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			if n > maxStartDays {
+				return time.Time{}, fmt.Errorf("--start-time %q goes back more than %d days; the Events API keeps 120 days, so give a date or fewer days", s, maxStartDays)
+			}
 			return now.Add(-time.Duration(n) * 24 * time.Hour).UTC().Truncate(time.Second), nil
 		}
 	}
 	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		if d > maxStartDays*24*time.Hour {
+			return time.Time{}, fmt.Errorf("--start-time %q goes back more than %d days; the Events API keeps 120 days, so give a date or a shorter span", s, maxStartDays)
+		}
 		return now.Add(-d).UTC().Truncate(time.Second), nil
 	}
 	return time.Time{}, fmt.Errorf("--start-time %q is neither an RFC 3339 time (2026-01-02T15:04:05Z), a date (2026-01-02) nor a duration back from now (72h, 7d)", s)
@@ -225,10 +236,10 @@ func resetChange(t cursorTarget, from time.Time, limit int, now time.Time) (chan
 	}
 	var notes []string
 	if now.Sub(from) > dataWindow {
-		notes = append(notes, "the Events API keeps 120 days; the stream will start with the oldest event it still has")
+		notes = append(notes, "the Events API keeps 120 days of events; it may refuse or clamp a start_time older than it keeps")
 	}
 	next := state.State{Stream: t.EventType, UpdatedAt: now.UTC(), Reset: &state.Reset{StartTime: from.UTC(), Limit: limit}}
-	what := fmt.Sprintf("at its next start, %s reads again every event since %s (events already shipped are sent again; their @metadata._id makes Elasticsearch overwrite them)", t.Key, from.UTC().Format(time.RFC3339))
+	what := fmt.Sprintf("at its next start, %s reads again every event since %s (events already shipped are sent again; Elasticsearch answers 409 for those it already indexed and keeps the first copy, counted in output.events.duplicates; other outputs receive them twice)", t.Key, from.UTC().Format(time.RFC3339))
 	return change{target: t, next: next, what: what}, notes, nil
 }
 
@@ -259,7 +270,8 @@ func setChange(t cursorTarget, cursor, apiVersion string, now time.Time) (change
 }
 
 // apply shows the change, asks for confirmation unless yes, and replaces
-// the state atomically, keeping the replaced file as .bak.
+// the state atomically, keeping the replaced file as .bak (unless it held
+// only a pending reset: then .bak keeps the state from before that reset).
 func apply(ch change, yes bool, in io.Reader, out io.Writer) error {
 	current := statusOf(ch.target)
 	fmt.Fprintf(out, "Stream %s, state file %s\n", ch.target.Key, ch.target.StatePath)
@@ -271,7 +283,11 @@ func apply(ch change, yes bool, in io.Reader, out io.Writer) error {
 	if current.BackfillPending > 0 {
 		fmt.Fprintf(out, "  Note: %d parallel backfill time slice(s) are still pending; this change drops them, so their unacknowledged events are read again only if the new position is before them.\n", current.BackfillPending)
 	}
-	if _, err := os.Stat(ch.target.StatePath); err == nil {
+	switch _, err := os.Stat(ch.target.StatePath); {
+	case err != nil:
+	case state.KeepsBackup(ch.target.StatePath):
+		fmt.Fprintf(out, "  The current file holds only a pending reset, so %s%s keeps the state from before that reset.\n", ch.target.StatePath, state.BackupSuffix)
+	default:
 		fmt.Fprintf(out, "  The current file is kept as %s%s.\n", ch.target.StatePath, state.BackupSuffix)
 	}
 	if !yes {
@@ -289,7 +305,7 @@ func apply(ch change, yes bool, in io.Reader, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "Done: %s\n", ch.what)
 	if backup != "" {
-		fmt.Fprintf(out, "The previous state is in %s.\n", backup)
+		fmt.Fprintf(out, "To undo, stop the beat and move %s back to %s.\n", backup, ch.target.StatePath)
 	}
 	return nil
 }

@@ -31,6 +31,13 @@ func TestParseStartTime(t *testing.T) {
 		{in: "-5h", wantErr: "neither"},
 		{in: "-2d", wantErr: "neither"},
 		{in: "2026-13-01", wantErr: "neither"},
+		{in: "3650d", want: testNow.Add(-3650 * 24 * time.Hour)},
+		// Beyond 106751 days time.Duration overflows and the result
+		// lands in the future; a huge span is refused up front.
+		{in: "3651d", wantErr: "more than 3650 days"},
+		{in: "106752d", wantErr: "more than 3650 days"},
+		{in: "99999999999d", wantErr: "more than 3650 days"},
+		{in: "87601h", wantErr: "more than 3650 days"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {
@@ -179,8 +186,14 @@ func TestResetAndSetChanges(t *testing.T) {
 		})
 	}
 	_, notes, err := resetChange(target, testNow.Add(-200*24*time.Hour), 0, testNow)
-	if err != nil || len(notes) != 1 || !strings.Contains(notes[0], "120 days") {
+	if err != nil || len(notes) != 1 || !strings.Contains(notes[0], "120 days") || !strings.Contains(notes[0], "may refuse or clamp") {
 		t.Fatalf("a reset beyond the API's window: notes %q, %v", notes, err)
+	}
+	// The beat indexes with op_type create: Elasticsearch keeps the first
+	// copy of a re-sent event and answers 409, it does not overwrite it.
+	ch, _, err := resetChange(target, testNow.Add(-time.Hour), 0, testNow)
+	if err != nil || strings.Contains(ch.what, "overwrite") || !strings.Contains(ch.what, "409") || !strings.Contains(ch.what, "keeps the first copy") {
+		t.Fatalf("the reset confirmation misdescribes re-sent events: %q, %v", ch.what, err)
 	}
 }
 
@@ -239,6 +252,32 @@ func TestApply(t *testing.T) {
 				t.Errorf("the confirmation does not show the current state and the backup:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// TestApplyTwiceKeepsTheOriginalBackup: two resets in a row say that the
+// .bak keeps the state from before the first, and it does.
+func TestApplyTwiceKeepsTheOriginalBackup(t *testing.T) {
+	const old = `{"format":"eventsapibeat/3","stream":"itemusages","api_version":"v2","cursor":"OLD"}`
+	path := filepath.Join(t.TempDir(), "s.state")
+	writeState(t, path, old)
+	target := cursorTarget{Key: "item_usages", EventType: "itemusages", StatePath: path}
+	var out bytes.Buffer
+	for _, from := range []time.Time{testNow.Add(-48 * time.Hour), testNow.Add(-24 * time.Hour)} {
+		out.Reset()
+		ch, _, err := resetChange(target, from, 0, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := apply(ch, true, strings.NewReader(""), &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bak, _ := os.ReadFile(path + state.BackupSuffix); string(bak) != old {
+		t.Fatalf("after two resets the backup is %q, want the original state", bak)
+	}
+	if !strings.Contains(out.String(), "keeps the state from before that reset") || !strings.Contains(out.String(), "To undo, stop the beat and move "+path+state.BackupSuffix) {
+		t.Fatalf("the second reset does not say where the original state is:\n%s", out.String())
 	}
 }
 

@@ -189,9 +189,10 @@ func validEventType(s string) bool {
 // do sends one request and returns the status and body of a 2xx response.
 // Every error is an *Error with Op set.
 //
-// The one request the client repeats by itself: a 401 to a token that the
-// token source has replaced since (a rotated token file) is sent once more
-// with the new token. It was no failure of the API, only a stale token.
+// A 401 to a token that the token source has replaced since (a rotated
+// token file) comes back as KindTokenChanged rather than KindUnauthorized:
+// it was no failure of the API, only a stale token, and the caller repeats
+// the request (through its budget and metrics) with the new token.
 func (c *Client) do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
 	op := method + " " + path
 	tok, err := c.tokens.Token()
@@ -202,17 +203,14 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (int,
 	if KindOf(err) != KindUnauthorized {
 		return status, data, err
 	}
-	if changed, _ := c.tokens.Refresh(); !changed {
-		return status, data, err
+	if changed, _ := c.tokens.Refresh(); changed {
+		var apiErr *Error
+		if errors.As(err, &apiErr) {
+			apiErr.Kind = KindTokenChanged
+		}
 	}
-	if tok, err = c.tokens.Token(); err != nil {
-		return 0, nil, &Error{Kind: KindUnauthorized, Op: op, Message: "no usable token", Err: err}
-	}
-	return c.send(ctx, method, path, body, tok)
+	return status, data, err
 }
-
-// Token is the token the next request will carry.
-func (c *Client) Token() (Token, error) { return c.tokens.Token() }
 
 // send sends one request with tok.
 func (c *Client) send(ctx context.Context, method, path string, body []byte, tok Token) (int, []byte, error) {

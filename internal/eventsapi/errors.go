@@ -35,6 +35,11 @@ const (
 	// KindCanceled: the caller's context was canceled. Not a failure: the
 	// worker is stopping, so it should return without logging an error.
 	KindCanceled
+	// KindTokenChanged: a 401 to a token that the token source has
+	// replaced since (a rotated token file). Repeat the request now: it
+	// carries the new token. The client does not repeat it by itself, so
+	// that the repeat goes through the caller's budget and metrics.
+	KindTokenChanged
 )
 
 var kindNames = map[ErrorKind]string{
@@ -45,6 +50,7 @@ var kindNames = map[ErrorKind]string{
 	KindNotFound:     "not found",
 	KindBadRequest:   "bad request",
 	KindCanceled:     "canceled",
+	KindTokenChanged: "token changed since",
 }
 
 func (k ErrorKind) String() string {
@@ -68,6 +74,8 @@ var (
 	ErrNotFound     error = sentinel(KindNotFound)
 	ErrBadRequest   error = sentinel(KindBadRequest)
 	ErrCanceled     error = sentinel(KindCanceled)
+	// ErrTokenChanged: see KindTokenChanged.
+	ErrTokenChanged error = sentinel(KindTokenChanged)
 )
 
 // Error is every error returned by Client.Fetch and Client.Introspect.
@@ -123,14 +131,14 @@ func (e *Error) Is(target error) bool {
 }
 
 // Retryable reports whether repeating the same request later may succeed:
-// transient and rate-limited errors. Canceled is not retryable: the caller
-// asked to stop.
+// transient and rate-limited errors, and a 401 to a token replaced since.
+// Canceled is not retryable: the caller asked to stop.
 func Retryable(err error) bool {
 	var e *Error
 	if !errors.As(err, &e) {
 		return false
 	}
-	return e.Kind == KindTransient || e.Kind == KindRateLimited
+	return e.Kind == KindTransient || e.Kind == KindRateLimited || e.Kind == KindTokenChanged
 }
 
 // KindOf returns the Kind of the first *Error in err's chain, or 0.

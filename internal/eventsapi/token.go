@@ -62,8 +62,9 @@ type Token struct {
 }
 
 // tokenError is a one-line token problem. It never contains the token.
+// It has no "eventsapi: " prefix: callers put the setting's name in front.
 func tokenError(format string, args ...any) error {
-	return errors.New("eventsapi: " + fmt.Sprintf(format, args...))
+	return errors.New(fmt.Sprintf(format, args...))
 }
 
 // ParseToken parses an Events API token without verifying its signature.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 )
 
@@ -67,9 +66,6 @@ func NewFileTokenSource(path string, opts FileTokenSourceOptions) (*FileTokenSou
 	return &FileTokenSource{path: path, opts: opts, current: tok, seen: info}, nil
 }
 
-// Path is the token file's path.
-func (s *FileTokenSource) Path() string { return s.path }
-
 // Token returns the file's token, reading the file again if it changed.
 func (s *FileTokenSource) Token() (Token, error) {
 	s.reload(false)
@@ -125,30 +121,32 @@ func sameVersion(a, b os.FileInfo) bool {
 }
 
 // readTokenFile reads and parses a token file. info describes the version
-// read, when the file could be opened.
+// read, when the file could be opened. Errors name the path, have no
+// "eventsapi: " prefix (the caller puts the setting's name in front) and
+// wrap the cause, so errors.Is(err, fs.ErrNotExist) works.
 func readTokenFile(path string) (Token, os.FileInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return Token{}, nil, fmt.Errorf("eventsapi: token file %s: %w", path, bareError(err))
+		return Token{}, nil, fmt.Errorf("token file %s: %w", path, bareError(err))
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return Token{}, nil, fmt.Errorf("eventsapi: token file %s: %w", path, bareError(err))
+		return Token{}, nil, fmt.Errorf("token file %s: %w", path, bareError(err))
 	}
 	if info.IsDir() {
-		return Token{}, info, fmt.Errorf("eventsapi: token file %s is a directory", path)
+		return Token{}, info, fmt.Errorf("token file %s is a directory", path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxTokenFileBytes+1))
 	if err != nil {
-		return Token{}, info, fmt.Errorf("eventsapi: reading token file %s: %w", path, bareError(err))
+		return Token{}, info, fmt.Errorf("reading token file %s: %w", path, bareError(err))
 	}
 	if len(data) > maxTokenFileBytes {
-		return Token{}, info, fmt.Errorf("eventsapi: token file %s is larger than %d bytes, too big for a token", path, maxTokenFileBytes)
+		return Token{}, info, fmt.Errorf("token file %s is larger than %d bytes, too big for a token", path, maxTokenFileBytes)
 	}
 	tok, err := ParseToken(string(data))
 	if err != nil {
-		return Token{}, info, fmt.Errorf("eventsapi: token file %s: %s", path, strings.TrimPrefix(err.Error(), "eventsapi: "))
+		return Token{}, info, fmt.Errorf("token file %s: %w", path, err)
 	}
 	return tok, info, nil
 }

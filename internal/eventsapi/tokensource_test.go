@@ -2,6 +2,7 @@ package eventsapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -149,7 +150,11 @@ func TestFileTokenSourceRotation(t *testing.T) {
 	}
 }
 
-func TestClientRepeatsA401OnceAfterTheTokenChanged(t *testing.T) {
+// TestClientReportsA401ToAReplacedToken: a 401 to a token that the file
+// has replaced since comes back as ErrTokenChanged after one request (the
+// client sends nothing the caller did not budget and count), and the
+// caller's repeat carries the new token.
+func TestClientReportsA401ToAReplacedToken(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "token")
 	old := tokenWithJTI(t, "AAAAAAAAAAAAAAAAAAAAAAAAAA")
 	fresh := tokenWithJTI(t, "BBBBBBBBBBBBBBBBBBBBBBBBBB")
@@ -176,23 +181,28 @@ func TestClientRepeatsA401OnceAfterTheTokenChanged(t *testing.T) {
 		t.Fatalf("err %v after %d requests; want a 401 after 1", err, requests.Load())
 	}
 
+	if errors.Is(err, ErrTokenChanged) || Retryable(err) {
+		t.Fatalf("a 401 to an unchanged token is reported as %v", err)
+	}
+
 	// Rotated with the same size and modification time, so only the
-	// refresh after the 401 sees it: one repeat, and success.
+	// refresh after the 401 sees it: the 401 comes back as "token changed",
+	// retryable, after one request.
 	info, _ := os.Stat(path)
 	writeFile(t, path, fresh)
 	os.Chtimes(path, info.ModTime(), info.ModTime())
 	requests.Store(0)
-	page, err := c.Fetch(context.Background(), "itemusages", Request{})
-	if err != nil || page.Cursor != "c1" || requests.Load() != 2 {
-		t.Fatalf("err %v after %d requests; want success after 2", err, requests.Load())
+	_, err = c.Fetch(context.Background(), "itemusages", Request{})
+	if !errors.Is(err, ErrTokenChanged) || errors.Is(err, ErrUnauthorized) || !Retryable(err) || requests.Load() != 1 {
+		t.Fatalf("err %v after %d requests; want ErrTokenChanged after 1", err, requests.Load())
+	}
+	if strings.Contains(err.Error(), old) || strings.Contains(err.Error(), fresh) {
+		t.Fatal("the error contains a token")
 	}
 
 	// From then on the new token goes out first time.
 	requests.Store(0)
 	if _, err := c.Fetch(context.Background(), "itemusages", Request{}); err != nil || requests.Load() != 1 {
 		t.Fatalf("err %v after %d requests", err, requests.Load())
-	}
-	if tok, _ := c.Token(); tok.Bearer() != accepted {
-		t.Fatal("Client.Token is not the rotated token")
 	}
 }

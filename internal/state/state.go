@@ -211,15 +211,23 @@ func Save(path string, s State) error {
 const BackupSuffix = ".bak"
 
 // Replace saves s to path like Save, after copying the file it replaces (if
-// any) verbatim to path+BackupSuffix, also atomically. It returns the
-// backup's path, or "" when there was nothing to back up. If the backup
-// cannot be written, the state is left as it was.
+// any) verbatim to path+BackupSuffix, also atomically. It returns the path
+// of the backup that holds the state to go back to, or "" when there was
+// nothing to back up. If the backup cannot be written, the state is left as
+// it was.
+//
+// A file that holds only a pending reset (the beat has read nothing since a
+// `cursor reset`) does not replace an existing backup: that backup holds the
+// last real position, and a second reset or a set after a reset must not
+// lose it (see KeepsBackup).
 func Replace(path string, s State) (backup string, err error) {
 	old, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
 		return "", fmt.Errorf("reading state file %s to back it up: %w", path, err)
+	case keepsBackup(path, old):
+		backup = path + BackupSuffix
 	default:
 		backup = path + BackupSuffix
 		if err := WriteFileAtomic(backup, old); err != nil {
@@ -230,6 +238,23 @@ func Replace(path string, s State) (backup string, err error) {
 		return "", err
 	}
 	return backup, nil
+}
+
+// KeepsBackup reports whether Replace(path, …) leaves the existing backup
+// as it is, because the file at path holds only a pending reset and a
+// backup of the state before it exists.
+func KeepsBackup(path string) bool {
+	data, err := os.ReadFile(path)
+	return err == nil && keepsBackup(path, data)
+}
+
+func keepsBackup(path string, current []byte) bool {
+	s, err := Parse(path, current)
+	if err != nil || s.Reset == nil || s.Backfill != nil || strings.TrimSpace(s.Cursor) != "" {
+		return false
+	}
+	info, err := os.Stat(path + BackupSuffix)
+	return err == nil && info.Mode().IsRegular()
 }
 
 // WriteFileAtomic replaces path with data: a crash at any point leaves

@@ -337,3 +337,67 @@ func TestReplaceKeepsABackup(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestReplaceKeepsTheLastRealPosition: a file that holds only a pending
+// reset does not replace the backup, so after reset+reset or reset+set the
+// .bak still holds the cursor from before the first reset, and moving it
+// back undoes them all.
+func TestReplaceKeepsTheLastRealPosition(t *testing.T) {
+	const original = `{"format":"eventsapibeat/3","stream":"itemusages","api_version":"v2","cursor":"ORIGINAL"}` + "\n"
+	reset := State{Stream: "itemusages", Reset: &Reset{StartTime: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}}
+	set := State{Stream: "itemusages", APIVersion: "v2", Cursor: "GIVEN"}
+	cases := []struct {
+		name       string
+		changes    []State
+		wantBackup string // "" means the original
+	}{
+		{"reset twice", []State{reset, reset}, ""},
+		{"reset three times", []State{reset, reset, reset}, ""},
+		{"reset then set", []State{reset, set}, ""},
+		{"set then reset: the set cursor is a real position", []State{set, reset}, "GIVEN"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "s.state")
+			if err := os.WriteFile(path, []byte(original), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var backup string
+			for i, next := range tc.changes {
+				var err error
+				if backup, err = Replace(path, next); err != nil {
+					t.Fatalf("change %d: %v", i, err)
+				}
+			}
+			if backup != path+BackupSuffix {
+				t.Fatalf("backup = %q", backup)
+			}
+			b, err := Load(backup)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.wantBackup
+			if want == "" {
+				want = "ORIGINAL"
+			}
+			if b.Cursor != want {
+				t.Fatalf("the backup holds %+v, want cursor %s", b, want)
+			}
+		})
+	}
+
+	// A pending reset without a backup beside it is backed up as usual.
+	path := filepath.Join(t.TempDir(), "s.state")
+	if err := Save(path, reset); err != nil {
+		t.Fatal(err)
+	}
+	if KeepsBackup(path) {
+		t.Fatal("KeepsBackup without a backup")
+	}
+	if backup, err := Replace(path, set); err != nil || backup == "" {
+		t.Fatalf("backup %q, %v", backup, err)
+	}
+	if b, err := Load(path + BackupSuffix); err != nil || b.Reset == nil {
+		t.Fatalf("the backup holds %+v, %v; want the pending reset", b, err)
+	}
+}

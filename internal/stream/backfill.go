@@ -33,7 +33,8 @@ package stream
 // delivers every event exactly once. The set is small (events of one
 // minute plus those exactly on a boundary) and capped; it is not persisted,
 // so after a restart a seam event may be sent twice, which at-least-once
-// allows (the stable @metadata._id makes Elasticsearch overwrite it).
+// allows (with the stable @metadata._id and op_type create, Elasticsearch
+// answers 409 and keeps the first copy).
 //
 // Whether a cursor created with an end_time stays within it is not
 // documented either (the simulator's does). A slice page whose events all
@@ -402,10 +403,13 @@ func (b *backfill) runChain(ctx context.Context, slice int, out chan<- chainPage
 			if errors.Is(err, errBreakerOpen) {
 				continue
 			}
-			w.logFetchError(ctx, err)
+			w.logFetchError(ctx, b.fetcher, err)
 			w.cfg.Metrics.Retries.Inc()
 			if errors.Is(err, eventsapi.ErrRateLimited) {
 				continue // the budget blocks until the window allows requests
+			}
+			if errors.Is(err, eventsapi.ErrTokenChanged) {
+				continue // repeat now with the rotated token, through the budget
 			}
 			if !retry.Wait() {
 				return false

@@ -38,6 +38,9 @@ type Metrics struct {
 	RequestErrors *monitoring.Uint
 	// Retries counts failed requests that are repeated (same page again).
 	Retries *monitoring.Uint
+	// Introspections counts introspect requests: the one at start and
+	// those that explain a 401 (once per token).
+	Introspections *monitoring.Uint
 	// RateLimited counts 429 answers.
 	RateLimited *monitoring.Uint
 	// RequestsByStatus counts answered requests by HTTP status class
@@ -101,6 +104,7 @@ func NewMetricsWithClock(reg *monitoring.Registry, now func() time.Time) *Metric
 		RequestErrors:     monitoring.NewUint(reg, "requests.errors"),
 		Retries:           monitoring.NewUint(reg, "requests.retries"),
 		RateLimited:       monitoring.NewUint(reg, "requests.rate_limited"),
+		Introspections:    monitoring.NewUint(reg, "requests.introspect"),
 		RequestsByStatus:  map[string]*monitoring.Uint{},
 		RateLimitWaitedMS: monitoring.NewUint(reg, "rate_limit.waited_ms"),
 		BreakerOpened:     monitoring.NewUint(reg, "breaker.opened"),

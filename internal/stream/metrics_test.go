@@ -80,7 +80,7 @@ func TestMetricsRegistryNamesAndKinds(t *testing.T) {
 	NewMetrics(reg)
 	snap := snapshot(reg)
 	ints := []string{
-		"pages", "requests.total", "requests.errors", "requests.retries", "requests.rate_limited",
+		"pages", "requests.total", "requests.errors", "requests.retries", "requests.rate_limited", "requests.introspect",
 		"requests.status.2xx", "requests.status.3xx", "requests.status.4xx", "requests.status.5xx",
 		"requests.status.none", "requests.status.other", "rate_limit.waited_ms",
 		"rate_limit.remaining_minute_gauge", "rate_limit.remaining_hour_gauge",
@@ -284,6 +284,7 @@ func TestWorkerMetrics(t *testing.T) {
 		// Retry-After of the 429.
 		"rate_limit.waited_ms":              20,
 		"rate_limit.remaining_minute_gauge": 100 - 7, // 6 requests and the introspection
+		"requests.introspect":               1,
 		"events.published":                  3,
 		"events.acked":                      3,
 		"events.mapping_errors":             0,

@@ -85,8 +85,12 @@ type Config struct {
 	// (see backfill.go).
 	Backfill BackfillConfig
 	// ExplainUnauthorized, if set, finds the likely cause of a 401 (expired,
-	// revoked, missing feature) and says which setting to change.
-	ExplainUnauthorized func(ctx context.Context) string
+	// revoked, missing feature) and says which setting to change. It may
+	// call introspect, which the worker provides: it waits for the budget
+	// and counts in requests.introspect, or, right after the start-up
+	// introspect, returns that answer without a request. Implementations
+	// should remember the answer per token: the worker asks on every 401.
+	ExplainUnauthorized func(ctx context.Context, introspect IntrospectFunc) string
 	// ProgressInterval is the period of the progress log lines while the
 	// stream is behind (DefaultProgressInterval when 0).
 	ProgressInterval time.Duration
@@ -342,11 +346,16 @@ func (w *Worker) fetchLoop(ctx context.Context, out chan<- fetched) {
 				legacyCursor = false
 				continue
 			}
-			w.logFetchError(ctx, err)
+			w.logFetchError(ctx, fetcher, err)
 			w.cfg.Metrics.Retries.Inc()
 			if errors.Is(err, eventsapi.ErrRateLimited) {
 				// The budget now blocks every stream of the account until
 				// the window allows requests again; no backoff on top.
+				continue
+			}
+			if errors.Is(err, eventsapi.ErrTokenChanged) {
+				// The token file was rotated: repeat now, with the new
+				// token, through the budget like any request.
 				continue
 			}
 			if !retry.Wait() {
@@ -469,16 +478,20 @@ func (w *Worker) commit(p *position) {
 // backoff, so a token that is fixed later is picked up without a restart.
 func (w *Worker) introspect(ctx context.Context, f Fetcher) {
 	// Introspect counts against the account's rate limit like any request.
-	if w.waitBudget(ctx) != nil {
-		return
+	info, err := w.introspectRequest(ctx, f)
+	if errors.Is(err, eventsapi.ErrTokenChanged) {
+		// Refused with a token the file has replaced since: ask once
+		// more with the new one.
+		info, err = w.introspectRequest(ctx, f)
 	}
-	info, err := f.Introspect(ctx)
 	switch {
 	case ctx.Err() != nil:
 		return
 	case err != nil:
 		if errors.Is(err, eventsapi.ErrUnauthorized) {
-			w.log.Errorf("the Events API at %s refuses the token (%v): %s; the stream will keep retrying", f.BaseURL(), err, w.explainUnauthorized(ctx))
+			// The explanation gets this answer instead of asking again.
+			known := func(context.Context) (*eventsapi.Introspection, error) { return info, err }
+			w.log.Errorf("the Events API at %s refuses the token (%v): %s; the stream will keep retrying", f.BaseURL(), err, w.explainUnauthorized(ctx, known))
 			return
 		}
 		w.log.Warnf("could not check the token with the Events API at %s (%v); starting anyway", f.BaseURL(), err)
@@ -500,17 +513,20 @@ func (w *Worker) introspect(ctx context.Context, f Fetcher) {
 }
 
 // explainUnauthorized says why the token was likely refused.
-func (w *Worker) explainUnauthorized(ctx context.Context) string {
+func (w *Worker) explainUnauthorized(ctx context.Context, introspect IntrospectFunc) string {
 	if w.cfg.ExplainUnauthorized != nil {
-		return w.cfg.ExplainUnauthorized(ctx)
+		return w.cfg.ExplainUnauthorized(ctx, introspect)
 	}
 	return fmt.Sprintf("it may be revoked or expired, or lack the %s feature; issue a new token with %s enabled and update eventsapibeat.%s.auth_token", w.cfg.Type.Name, w.cfg.Type.Name, w.cfg.Key)
 }
 
-func (w *Worker) logFetchError(ctx context.Context, err error) {
+func (w *Worker) logFetchError(ctx context.Context, f Fetcher, err error) {
 	switch {
 	case errors.Is(err, eventsapi.ErrUnauthorized):
-		w.log.Errorf("the Events API refused the token (%v): %s. Retrying with backoff", err, w.explainUnauthorized(ctx))
+		introspect := func(ctx context.Context) (*eventsapi.Introspection, error) { return w.introspectRequest(ctx, f) }
+		w.log.Errorf("the Events API refused the token (%v): %s. Retrying with backoff", err, w.explainUnauthorized(ctx, introspect))
+	case errors.Is(err, eventsapi.ErrTokenChanged):
+		w.log.Infof("the Events API refused the previous token (%v), and the token file holds a new one since; repeating the request with it", err)
 	case errors.Is(err, eventsapi.ErrRateLimited):
 		w.log.Warnf("rate limited by the Events API (%v); every stream of this account waits for the rate-limit window", err)
 	case errors.Is(err, eventsapi.ErrBadRequest):
@@ -520,6 +536,19 @@ func (w *Worker) logFetchError(ctx context.Context, err error) {
 	default:
 		w.log.Warnf("fetching a page failed (%v); retrying the same page with backoff", err)
 	}
+}
+
+// IntrospectFunc asks the introspect endpoint about the stream's token.
+type IntrospectFunc func(ctx context.Context) (*eventsapi.Introspection, error)
+
+// introspectRequest sends one introspect request, paced by the account's
+// budget and counted in requests.introspect.
+func (w *Worker) introspectRequest(ctx context.Context, f Fetcher) (*eventsapi.Introspection, error) {
+	if err := w.waitBudget(ctx); err != nil {
+		return nil, err
+	}
+	w.cfg.Metrics.Introspections.Inc()
+	return f.Introspect(ctx)
 }
 
 // errBreakerOpen means the breaker refused a request and the worker waited
@@ -551,6 +580,9 @@ func (w *Worker) request(ctx context.Context, f Fetcher, req eventsapi.Request) 
 	case err == nil:
 		w.breaker.Success()
 	case ctx.Err() != nil:
+		w.breaker.Release()
+	case errors.Is(err, eventsapi.ErrTokenChanged):
+		// A stale token, not a failure of the API.
 		w.breaker.Release()
 	case errors.Is(err, eventsapi.ErrRateLimited):
 		// Not a failure of the API: the account's budget is spent.
