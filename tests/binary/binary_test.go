@@ -69,23 +69,9 @@ output.file:
 `
 
 func TestRunSeedStyleConfig(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Seed: 7, Events: map[string]int{"signinattempts": 400, "itemusages": 600, "auditevents": 50}, Span: 48 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	base, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signin, err := sim.IssueToken(simulator.TokenOptions{Features: []string{"signinattempts"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	items, err := sim.IssueToken(simulator.TokenOptions{Features: []string{"itemusages"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim, base := startSimulator(t, simulator.Config{Seed: 7, Events: map[string]int{"signinattempts": 400, "itemusages": 600, "auditevents": 50}, Span: 48 * time.Hour})
+	signin := issueToken(t, sim, "signinattempts")
+	items := issueToken(t, sim, "itemusages")
 
 	work := t.TempDir()
 	out := filepath.Join(work, "out")

@@ -29,15 +29,8 @@ func (u staticUUID) String() string { return string(u) }
 func TestLibbeatCommands(t *testing.T) {
 	es := httptest.NewServer(api.NewAPIHandler(staticUUID("eventsapibeat-smoke"), "eventsapibeat-smoke-cluster", nil, time.Now().Add(time.Hour), 0, 0, 0, 0, 0, 0))
 	defer es.Close()
-	sim, err := simulator.New(simulator.Config{Seed: 11})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	token, err := sim.IssueToken(simulator.TokenOptions{Features: []string{"signinattempts"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim := newSimulator(t, simulator.Config{Seed: 11})
+	token := issueToken(t, sim, "signinattempts")
 
 	home := t.TempDir()
 	cfg := filepath.Join(home, "eventsapibeat.yml")

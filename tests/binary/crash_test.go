@@ -73,7 +73,7 @@ func TestCrashRecovery(t *testing.T) {
 		simulator.SignInAttempts: 20000,
 		simulator.AuditEvents:    10000,
 	}
-	sim, err := simulator.New(simulator.Config{
+	sim, base := startSimulator(t, simulator.Config{
 		Seed:    2024,
 		Events:  counts,
 		Span:    30 * 24 * time.Hour,
@@ -82,14 +82,6 @@ func TestCrashRecovery(t *testing.T) {
 		RateLimitPerMinute: -1,
 		RateLimitPerHour:   -1,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	base, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	envs := map[string]string{
 		simulator.SignInAttempts: "SIGNIN_TOKEN",
 		simulator.ItemUsages:     "ITEM_TOKEN",
@@ -99,10 +91,7 @@ func TestCrashRecovery(t *testing.T) {
 	tokens := map[string]string{}
 	env := os.Environ()
 	for _, typ := range types {
-		tok, err := sim.IssueToken(simulator.TokenOptions{Features: []string{typ}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := issueToken(t, sim, typ)
 		tokens[typ] = tok
 		env = append(env, envs[typ]+"="+tok)
 	}

@@ -509,15 +509,8 @@ func keys(m map[string]map[string]any) []string {
 // API nobody answers, plus rest.
 func writeMinimalConfig(t *testing.T, home, rest string) string {
 	t.Helper()
-	sim, err := simulator.New(simulator.Config{Seed: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	token, err := sim.IssueToken(simulator.TokenOptions{Features: []string{"signinattempts"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim := newSimulator(t, simulator.Config{Seed: 5})
+	token := issueToken(t, sim, "signinattempts")
 	cfg := filepath.Join(home, "eventsapibeat.yml")
 	content := fmt.Sprintf(`eventsapibeat:
   url: "http://127.0.0.1:1"

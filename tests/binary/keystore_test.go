@@ -15,15 +15,8 @@ import (
 // beat's keystore and from the environment, and a stream whose variable is
 // set nowhere is reported by its setting name.
 func TestTokenFromKeystoreAndEnvironment(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	token, err := sim.IssueToken(simulator.TokenOptions{Features: []string{"signinattempts", "itemusages"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim := newSimulator(t, simulator.Config{Seed: 3})
+	token := issueToken(t, sim, "signinattempts", "itemusages")
 	home := t.TempDir()
 	run := func(env []string, stdin string, args ...string) (string, error) {
 		cmd := exec.Command(binaryPath, append(args, "--path.home", home)...)

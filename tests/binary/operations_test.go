@@ -73,18 +73,10 @@ func (o *operator) run(stdin string, args ...string) (string, int) {
 // exactly the events since the reset time, keeping a .bak.
 func TestOperationsCommands(t *testing.T) {
 	const signins, items = 300, 500
-	sim, err := simulator.New(simulator.Config{Seed: 11, Events: map[string]int{"signinattempts": signins, "itemusages": items}, Span: 48 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	base, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signinToken, _ := sim.IssueToken(simulator.TokenOptions{Features: []string{"signinattempts"}})
-	itemToken, _ := sim.IssueToken(simulator.TokenOptions{Features: []string{"itemusages"}})
-	revoked, _ := sim.IssueToken(simulator.TokenOptions{Features: []string{"signinattempts"}})
+	sim, base := startSimulator(t, simulator.Config{Seed: 11, Events: map[string]int{"signinattempts": signins, "itemusages": items}, Span: 48 * time.Hour})
+	signinToken := issueToken(t, sim, "signinattempts")
+	itemToken := issueToken(t, sim, "itemusages")
+	revoked := issueToken(t, sim, "signinattempts")
 	sim.Revoke(revoked)
 
 	work := t.TempDir()

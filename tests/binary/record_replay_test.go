@@ -63,19 +63,8 @@ func runUntil(t *testing.T, work string, env []string, args []string, what strin
 // holds no trace of the token. A damaged recording is refused by `test
 // config` with one line naming the file.
 func TestRecordAndReplayFlags(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Seed: 11, Events: map[string]int{"signinattempts": 250}, Span: 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	base, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, err := sim.IssueToken(simulator.TokenOptions{Features: []string{"signinattempts"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim, base := startSimulator(t, simulator.Config{Seed: 11, Events: map[string]int{"signinattempts": 250}, Span: 24 * time.Hour})
+	token := issueToken(t, sim, "signinattempts")
 	rec := filepath.Join(t.TempDir(), "recording")
 
 	setup := func() (work, cfg, out string) {

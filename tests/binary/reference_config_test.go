@@ -91,15 +91,8 @@ var globalKeysReadApart = []string{"auth_token"}
 // TestReferenceConfigTestConfig runs `eventsapibeat test config` on the
 // shipped configuration files, as users would after editing them.
 func TestReferenceConfigTestConfig(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	token, err := sim.IssueToken(simulator.TokenOptions{Features: []string{"signinattempts", "itemusages", "auditevents"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim := newSimulator(t, simulator.Config{Seed: 1})
+	token := issueToken(t, sim, "signinattempts", "itemusages", "auditevents")
 
 	for _, tc := range []struct {
 		file  string

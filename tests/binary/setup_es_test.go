@@ -61,19 +61,8 @@ func TestSetupIndexManagement(t *testing.T) {
 	defer srv.Close()
 
 	// A working configuration: setup loads it, and the beat checks it.
-	sim, err := simulator.New(simulator.Config{Seed: 3, Events: map[string]int{"signinattempts": 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	base, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, err := sim.IssueToken(simulator.TokenOptions{Features: []string{"signinattempts"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim, base := startSimulator(t, simulator.Config{Seed: 3, Events: map[string]int{"signinattempts": 1}})
+	token := issueToken(t, sim, "signinattempts")
 	home := t.TempDir()
 	cfg := fmt.Sprintf("eventsapibeat:\n  url: %q\n  signin_attempts:\n    enabled: true\n    auth_token: \"${SIGNIN_TOKEN}\"\noutput.elasticsearch:\n  hosts: [%q]\n", base, srv.URL)
 	if err := os.WriteFile(filepath.Join(home, "eventsapibeat.yml"), []byte(cfg), 0o600); err != nil {

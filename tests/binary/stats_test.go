@@ -45,20 +45,10 @@ output.file:
 // periodic metrics log line carries them too, and neither holds a token.
 func TestStatsEndpoint(t *testing.T) {
 	counts := map[string]int{"signinattempts": 300, "itemusages": 450}
-	sim, err := simulator.New(simulator.Config{Seed: 11, Events: counts, Span: 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	base, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim, base := startSimulator(t, simulator.Config{Seed: 11, Events: counts, Span: 24 * time.Hour})
 	tokens := map[string]string{}
 	for typ := range counts {
-		if tokens[typ], err = sim.IssueToken(simulator.TokenOptions{Features: []string{typ}}); err != nil {
-			t.Fatal(err)
-		}
+		tokens[typ] = issueToken(t, sim, typ)
 	}
 
 	work := t.TempDir()
