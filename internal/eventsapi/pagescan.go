@@ -127,27 +127,40 @@ func decodePageFast(body []byte) (page *Page, ok bool) {
 // scanItems appends the elements of the array at body[i] to out and returns
 // the index after the array; -1 if it is not valid JSON.
 func scanItems(body []byte, i int, out []json.RawMessage) ([]json.RawMessage, int) {
+	end := scanArray(body, i, 2, func(elem []byte) { out = append(out, elem) })
+	return out, end
+}
+
+// scanArray returns the index after the array at body[i], at nesting level
+// depth, or -1 if it is not valid JSON; each, when not nil, gets every
+// element (capacity capped, so appending to one cannot write into body).
+func scanArray(body []byte, i, depth int, each func(elem []byte)) int {
+	if depth > maxNesting {
+		return -1
+	}
 	i = skipSpace(body, i+1)
 	if i < len(body) && body[i] == ']' {
-		return out, i + 1
+		return i + 1
 	}
 	for {
-		end := skipValueStrict(body, i, 3)
-		if end < 0 {
-			return nil, -1
+		start := i
+		if i = skipValueStrict(body, i, depth+1); i < 0 {
+			return -1
 		}
-		out = append(out, body[i:end:end])
-		i = skipSpace(body, end)
+		if each != nil {
+			each(body[start:i:i])
+		}
+		i = skipSpace(body, i)
 		if i >= len(body) {
-			return nil, -1
+			return -1
 		}
 		switch body[i] {
 		case ',':
 			i = skipSpace(body, i+1)
 		case ']':
-			return out, i + 1
+			return i + 1
 		default:
-			return nil, -1
+			return -1
 		}
 	}
 }
@@ -215,30 +228,7 @@ func skipValueStrict(body []byte, i, depth int) int {
 			}
 		}
 	case c == '[':
-		if depth > maxNesting {
-			return -1
-		}
-		i = skipSpace(body, i+1)
-		if i < len(body) && body[i] == ']' {
-			return i + 1
-		}
-		for {
-			if i = skipValueStrict(body, i, depth+1); i < 0 {
-				return -1
-			}
-			i = skipSpace(body, i)
-			if i >= len(body) {
-				return -1
-			}
-			switch body[i] {
-			case ',':
-				i = skipSpace(body, i+1)
-			case ']':
-				return i + 1
-			default:
-				return -1
-			}
-		}
+		return scanArray(body, i, depth, nil)
 	case c == '-' || c >= '0' && c <= '9':
 		return scanNumber(body, i)
 	case c == 't' && hasPrefix(body, i, "true"):
