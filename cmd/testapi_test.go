@@ -33,14 +33,6 @@ func TestTestAPI(t *testing.T) {
 		wantErr bool
 		want    []string
 	}
-	issue := func(t *testing.T, sim *simulator.Server, opts simulator.TokenOptions) string {
-		t.Helper()
-		tok, err := sim.IssueToken(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
 	stream := func(dir, key string, extra map[string]any) map[string]any {
 		s := map[string]any{"enabled": true, "cursor_state_file": filepath.Join(dir, key+".state")}
 		for k, v := range extra {
@@ -52,7 +44,7 @@ func TestTestAPI(t *testing.T) {
 		{
 			name: "all good, token from a file shared by two streams",
 			section: func(t *testing.T, sim *simulator.Server, base, dir string) map[string]any {
-				tok := issue(t, sim, simulator.TokenOptions{Features: []string{"signinattempts", "itemusages"}, ExpiresAt: realNow.Add(200 * 24 * time.Hour)})
+				tok := issueToken(t, sim, simulator.TokenOptions{Features: []string{"signinattempts", "itemusages"}, ExpiresAt: realNow.Add(200 * 24 * time.Hour)})
 				file := filepath.Join(dir, "token")
 				os.WriteFile(file, []byte(tok+"\n"), 0o600)
 				return map[string]any{"url": base, "auth_token_file": file,
@@ -65,7 +57,7 @@ func TestTestAPI(t *testing.T) {
 		{
 			name: "a stream whose token lacks its feature fails",
 			section: func(t *testing.T, sim *simulator.Server, base, dir string) map[string]any {
-				tok := issue(t, sim, simulator.TokenOptions{Features: []string{"signinattempts"}})
+				tok := issueToken(t, sim, simulator.TokenOptions{Features: []string{"signinattempts"}})
 				return map[string]any{"url": base, "auth_token": tok,
 					"signin_attempts": stream(dir, "s", nil), "audit_events": stream(dir, "a", nil)}
 			},
@@ -75,7 +67,7 @@ func TestTestAPI(t *testing.T) {
 		{
 			name: "revoked token",
 			section: func(t *testing.T, sim *simulator.Server, base, dir string) map[string]any {
-				tok := issue(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}})
+				tok := issueToken(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}})
 				sim.Revoke(tok)
 				return map[string]any{"url": base, "item_usages": stream(dir, "i", map[string]any{"auth_token": tok})}
 			},
@@ -85,7 +77,7 @@ func TestTestAPI(t *testing.T) {
 		{
 			name: "expired token",
 			section: func(t *testing.T, sim *simulator.Server, base, dir string) map[string]any {
-				tok := issue(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}, IssuedAt: realNow.Add(-72 * time.Hour), ExpiresAt: realNow.Add(-time.Hour)})
+				tok := issueToken(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}, IssuedAt: realNow.Add(-72 * time.Hour), ExpiresAt: realNow.Add(-time.Hour)})
 				return map[string]any{"url": base, "item_usages": stream(dir, "i", map[string]any{"auth_token": tok})}
 			},
 			wantErr: true,
@@ -94,7 +86,7 @@ func TestTestAPI(t *testing.T) {
 		{
 			name: "token expiring soon warns",
 			section: func(t *testing.T, sim *simulator.Server, base, dir string) map[string]any {
-				tok := issue(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}, ExpiresAt: realNow.Add(5*24*time.Hour + time.Hour)})
+				tok := issueToken(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}, ExpiresAt: realNow.Add(5*24*time.Hour + time.Hour)})
 				return map[string]any{"url": base, "item_usages": stream(dir, "i", map[string]any{"auth_token": tok})}
 			},
 			want: []string{"OK with warnings: the token expires in 5 days (token_expiry_warning_days: 14)", "Overall: OK with warnings (item_usages)"},
@@ -103,7 +95,7 @@ func TestTestAPI(t *testing.T) {
 			name:      "clock skew warns",
 			simOffset: 10 * time.Minute,
 			section: func(t *testing.T, sim *simulator.Server, base, dir string) map[string]any {
-				tok := issue(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}, IssuedAt: realNow})
+				tok := issueToken(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}, IssuedAt: realNow})
 				return map[string]any{"url": base, "item_usages": stream(dir, "i", map[string]any{"auth_token": tok})}
 			},
 			want: []string{"clock skew:   the API is 10m0s ahead", "set up NTP"},
@@ -119,7 +111,7 @@ func TestTestAPI(t *testing.T) {
 		{
 			name: "unusable state file",
 			section: func(t *testing.T, sim *simulator.Server, base, dir string) map[string]any {
-				tok := issue(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}})
+				tok := issueToken(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}})
 				os.WriteFile(filepath.Join(dir, "i.state"), []byte(`{"cursor": "tru`), 0o600)
 				return map[string]any{"url": base, "item_usages": stream(dir, "i", map[string]any{"auth_token": tok})}
 			},
@@ -129,7 +121,7 @@ func TestTestAPI(t *testing.T) {
 		{
 			name: "API unreachable",
 			section: func(t *testing.T, sim *simulator.Server, base, dir string) map[string]any {
-				tok := issue(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}})
+				tok := issueToken(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}})
 				return map[string]any{"url": "http://127.0.0.1:1", "item_usages": stream(dir, "i", map[string]any{"auth_token": tok})}
 			},
 			wantErr: true,
@@ -139,16 +131,8 @@ func TestTestAPI(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			offset := tc.simOffset
-			sim, err := simulator.New(simulator.Config{Seed: 9, Events: map[string]int{"signinattempts": 20, "itemusages": 20, "auditevents": 20}, Span: 30 * time.Minute,
+			sim, base := startSimulator(t, simulator.Config{Seed: 9, Events: map[string]int{"signinattempts": 20, "itemusages": 20, "auditevents": 20}, Span: 30 * time.Minute,
 				Now: func() time.Time { return clock().Add(offset) }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sim.Close()
-			base, err := sim.Start("127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
 			dir := t.TempDir()
 			cfg, types, err := beater.LoadConfig(conf.MustNewConfigFrom(tc.section(t, sim, base, dir)))
 			if err != nil {
@@ -177,19 +161,8 @@ func TestTestAPI(t *testing.T) {
 // (not the configured token to the live API either) and says why, naming
 // the setting.
 func TestTestAPIRefusesReplay(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Seed: 9, Events: map[string]int{"itemusages": 5}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	base, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := sim.IssueToken(simulator.TokenOptions{Features: []string{"itemusages"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim, base := startSimulator(t, simulator.Config{Seed: 9, Events: map[string]int{"itemusages": 5}})
+	tok := issueToken(t, sim, simulator.TokenOptions{Features: []string{"itemusages"}})
 	dir := t.TempDir()
 	cfg, types, err := beater.LoadConfig(conf.MustNewConfigFrom(map[string]any{
 		"url": base, "replay_dir": dir,
@@ -215,4 +188,30 @@ func TestTestAPIRefusesReplay(t *testing.T) {
 	if strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), tok) {
 		t.Errorf("error is not one line without the token: %q", err)
 	}
+}
+
+// startSimulator serves an Events API simulator on a free local port until
+// the test ends and returns it with its base URL.
+func startSimulator(t *testing.T, cfg simulator.Config) (*simulator.Server, string) {
+	t.Helper()
+	sim, err := simulator.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	base, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim, base
+}
+
+// issueToken issues a token of sim.
+func issueToken(t *testing.T, sim *simulator.Server, opts simulator.TokenOptions) string {
+	t.Helper()
+	tok, err := sim.IssueToken(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
