@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -227,7 +228,7 @@ func (e *unauthorizedExplainer) explain(ctx context.Context, introspect stream.I
 	info, err := introspect(ctx)
 	var verdict string
 	switch {
-	case err == nil && !contains(info.Features, st.feature):
+	case err == nil && !slices.Contains(info.Features, st.feature):
 		verdict = fmt.Sprintf("per the introspect endpoint the token lacks the %s feature (it has: %s); issue a token with this event type enabled and %s", st.feature, strings.Join(info.Features, ", "), fix)
 	case err == nil:
 		verdict = fmt.Sprintf("the introspect endpoint accepts the token with the %s feature, so the refusal may be temporary (or from a proxy); if it persists, issue a new token and %s", st.feature, fix)
@@ -245,15 +246,6 @@ func (e *unauthorizedExplainer) explain(ctx context.Context, introspect stream.I
 	e.verdictFor, e.verdict = key, verdict
 	e.mu.Unlock()
 	return verdict
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func fmtTime(t time.Time) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -264,7 +265,7 @@ func checkStream(ctx context.Context, cfg config.Config, ref streamRef, httpClie
 		return
 	}
 	r.line("introspect", "OK in %s: integration %s, account %s, features %s, issued %s", took, orDash(info.UUID), orDash(info.AccountUUID), orNone(info.Features), fmtTime(optTime(info.IssuedAt)))
-	if !contains(info.Features, feature) {
+	if !slices.Contains(info.Features, feature) {
 		r.fail(fmt.Sprintf("per the introspect endpoint the token lacks the %s feature", feature))
 		return
 	}
@@ -319,15 +320,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // shortErr drops the "eventsapi: " prefix of an error.

@@ -1,6 +1,7 @@
 package eventsapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"unicode/utf8"
 )
@@ -170,7 +171,7 @@ func scanArray(body []byte, i, depth int, each func(elem []byte)) int {
 func stringValue(raw []byte) (string, bool) {
 	// Escapes and invalid UTF-8 (which encoding/json replaces) are rare:
 	// leave them to encoding/json.
-	if inner := raw[1 : len(raw)-1]; !hasByte(inner, '\\') && utf8.Valid(inner) {
+	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
 		return string(inner), true
 	}
 	var s string
@@ -351,15 +352,6 @@ func isASCII(b []byte) bool {
 		}
 	}
 	return true
-}
-
-func hasByte(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 func isHex(c byte) bool {
